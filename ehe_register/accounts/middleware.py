@@ -1,0 +1,37 @@
+"""Two-factor sign-in for LA staff and administrators when ``EHE_REQUIRE_2FA`` is on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from ehe_register.roles import LA_ROLES, Role
+
+# Paths a half-signed-in user may reach: finishing 2FA, signing out, assets, the health check.
+_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz")
+
+
+def two_factor_required(user: object) -> bool:
+    roles: frozenset[Role] = getattr(user, "roles", frozenset())
+    return bool(roles & (LA_ROLES | {Role.ADMINISTRATOR})) or bool(getattr(user, "is_superuser", False))
+
+
+class TwoFactorRequiredMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if (
+            settings.EHE_REQUIRE_2FA
+            and user.is_authenticated
+            and not user.is_verified()  # type: ignore[union-attr,attr-defined]
+            and two_factor_required(user)
+            and not request.path.startswith(_EXEMPT_PREFIXES)
+        ):
+            return redirect(f"{reverse('accounts:two_factor')}?next={request.get_full_path()}")
+        return self.get_response(request)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EheRegisterConfig(AppConfig):
+    name = "ehe_register"
+    verbose_name = "EHE register"

@@ -1,0 +1,13 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from ehe_register.services.reference_data import local_authorities_load
+
+
+class Command(BaseCommand):
+    help = "Load or refresh reference data: local authorities from fixtures/las.csv."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        created, updated = local_authorities_load()
+        self.stdout.write(f"Local authorities: {created} created, {updated} updated.")

@@ -1,0 +1,46 @@
+from ehe_register.models.accounts import User
+from ehe_register.models.authorities import AbsenceCover, LocalAuthority
+from ehe_register.models.children import (
+    Address,
+    AddressCheck,
+    AddressKind,
+    CheckMethod,
+    CheckOutcome,
+    Child,
+    ChildPerson,
+    Person,
+    Relationship,
+    SenStatus,
+    Sex,
+    SocialCareStatus,
+)
+from ehe_register.models.logs import Absence, AbsenceKind, AccessAction, AccessLog
+from ehe_register.models.offroll import OffRollNotification, ReasonCode, RemovalStatus, Routing
+from ehe_register.models.schools import School
+
+__all__ = [
+    "Absence",
+    "AbsenceCover",
+    "AbsenceKind",
+    "AccessAction",
+    "AccessLog",
+    "Address",
+    "AddressCheck",
+    "AddressKind",
+    "CheckMethod",
+    "CheckOutcome",
+    "Child",
+    "ChildPerson",
+    "LocalAuthority",
+    "OffRollNotification",
+    "Person",
+    "ReasonCode",
+    "Relationship",
+    "RemovalStatus",
+    "Routing",
+    "School",
+    "SenStatus",
+    "Sex",
+    "SocialCareStatus",
+    "User",
+]

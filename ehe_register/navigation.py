@@ -1,0 +1,35 @@
+"""Navigation items by role, declared once. Later screens add their entries here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from ehe_register.roles import LA_ROLES, Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    roles: frozenset[Role]
+
+
+NAV_ITEMS: list[NavItem] = [
+    NavItem("Home", "home", LA_ROLES | {Role.SCHOOL_USER}),
+    NavItem("Administration", "admin:index", frozenset({Role.ADMINISTRATOR})),
+]
+
+
+def navigation_for(request: HttpRequest) -> list[dict[str, object]]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    items = []
+    for item in NAV_ITEMS:
+        if user.roles & item.roles:
+            url = reverse(item.url_name)
+            items.append({"label": item.label, "url": url, "active": request.path == url})
+    return items

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+
+from ehe_register.views import core
+
+
+def _admin_sign_in(request: HttpRequest, extra_context: object = None) -> HttpResponse:
+    # One sign-in page for everyone, so lockout and two-factor apply to the admin too.
+    if request.user.is_authenticated:
+        raise PermissionDenied
+    return redirect_to_login(request.get_full_path())
+
+
+admin.site.login = _admin_sign_in  # type: ignore[method-assign]
+admin.site.site_header = "EHE register administration"
+
+urlpatterns = [
+    path("", core.home, name="home"),
+    path("healthz", core.healthz, name="healthz"),
+    path("accessibility/", core.accessibility, name="accessibility"),
+    path("privacy/", core.privacy, name="privacy"),
+    path("accounts/", include("ehe_register.accounts.urls")),
+    path("admin/", admin.site.urls),
+]

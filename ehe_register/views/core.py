@@ -1,0 +1,61 @@
+"""Home pages by role, the health check and the static information pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth.views import redirect_to_login
+from django.db import connection
+from django.db.utils import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from ehe_register.accounts.guards import public
+from ehe_register.roles import Role
+
+# The first role a user holds in this order picks their home page.
+HOME_TEMPLATES: list[tuple[Role, str]] = [
+    (Role.EHE_MANAGER, "managers/home.html"),
+    (Role.HEAD_OF_SERVICE, "managers/home.html"),
+    (Role.CSPA_MANAGER, "cspa/home.html"),
+    (Role.CSPA_DUTY_WORKER, "cspa/home.html"),
+    (Role.EHE_OFFICER, "officers/home.html"),
+    (Role.AUDITOR, "auditors/home.html"),
+    (Role.SCHOOL_USER, "schools/home.html"),
+]
+
+
+@public
+def home(request: HttpRequest) -> HttpResponse:
+    """Send each user to the page for their role. Signed-in users with no role see an explanation."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    for role, template in HOME_TEMPLATES:
+        if user.has_role(role):  # type: ignore[union-attr]
+            return render(request, template, {"role": role})
+    if user.has_role(Role.ADMINISTRATOR) and user.is_staff:  # type: ignore[union-attr]
+        return redirect("admin:index")
+    return render(request, "accounts/no_role.html", status=403)
+
+
+@public
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    """200 when the database answers; 503 otherwise. Says nothing else."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+@public
+def accessibility(request: HttpRequest) -> HttpResponse:
+    return render(request, "pages/accessibility.html")
+
+
+@public
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "pages/privacy.html")

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from ehe_register.models import LocalAuthority
+from ehe_register.roles import LA_ROLES, Role
+from tests.factories import TEST_PASSWORD, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_in(client: Client, username: str, password: str = TEST_PASSWORD) -> Any:
+    return client.post(reverse("accounts:sign_in"), {"username": username, "password": password})
+
+
+def test_sign_in_with_the_right_password_reaches_the_role_home(la: LocalAuthority) -> None:
+    officer = make_user(Role.EHE_OFFICER, la)
+    client = Client()
+    assert sign_in(client, officer.username).status_code == 302
+    page = client.get(reverse("home"))
+    assert page.status_code == 200
+    assert "Your cases" in page.content.decode()
+    assert "Surrey County Council" in page.content.decode()
+
+
+def test_sign_out_is_a_post_and_ends_the_session(la: LocalAuthority) -> None:
+    officer = make_user(Role.EHE_OFFICER, la)
+    client = Client()
+    client.force_login(officer)
+    assert client.post(reverse("accounts:sign_out")).status_code == 302
+    assert client.get(reverse("home")).status_code == 302
+
+
+@pytest.mark.parametrize("role", sorted(LA_ROLES))
+def test_two_factor_is_enforced_for_la_staff_when_switched_on(role: Role, la: LocalAuthority, settings: Any) -> None:
+    settings.EHE_REQUIRE_2FA = True
+    user = make_user(role, la)
+    client = Client()
+    sign_in(client, user.username)
+
+    home = client.get(reverse("home"))
+    assert home.status_code == 302
+    assert home["Location"].startswith(reverse("accounts:two_factor"))
+    setup = client.get(home["Location"], follow=True)
+    assert "Set up two-factor sign-in" in setup.content.decode()
+
+    device = TOTPDevice.objects.get(user=user)
+    wrong = client.post(reverse("accounts:two_factor_setup"), {"otp_token": "000000"})
+    assert "The code is not right" in wrong.content.decode()
+    assert client.get(reverse("home")).status_code == 302
+
+    # django-otp throttles after a failure; a person would wait a second or two before retrying.
+    device = TOTPDevice.objects.get(pk=device.pk)
+    device.throttle_reset()
+    code = f"{totp(device.bin_key):06d}"
+    assert client.post(reverse("accounts:two_factor_setup"), {"otp_token": code}).status_code == 302
+    assert client.get(reverse("home")).status_code == 200
+
+
+def test_a_confirmed_device_asks_for_a_code_at_each_sign_in(la: LocalAuthority, settings: Any) -> None:
+    settings.EHE_REQUIRE_2FA = True
+    officer = make_user(Role.EHE_OFFICER, la)
+    device = TOTPDevice.objects.create(user=officer, name="app", confirmed=True)
+    client = Client()
+    sign_in(client, officer.username)
+    verify = client.get(reverse("home"), follow=True)
+    assert "Enter the code from your authenticator app" in verify.content.decode()
+    code = f"{totp(device.bin_key):06d}"
+    client.post(reverse("accounts:two_factor"), {"otp_token": code})
+    assert client.get(reverse("home")).status_code == 200
+
+
+def test_school_users_are_not_asked_for_two_factor(la: LocalAuthority, settings: Any) -> None:
+    settings.EHE_REQUIRE_2FA = True
+    school_user = make_user(Role.SCHOOL_USER, la)
+    client = Client()
+    sign_in(client, school_user.username)
+    assert client.get(reverse("home")).status_code == 200
+
+
+def test_two_factor_off_shows_the_warning_banner(la: LocalAuthority, settings: Any) -> None:
+    settings.EHE_REQUIRE_2FA = False
+    client = Client()
+    client.force_login(make_user(Role.EHE_OFFICER, la))
+    assert "Two-factor sign-in is switched off" in client.get(reverse("home")).content.decode()
+    settings.EHE_REQUIRE_2FA = True
+    client.force_login(make_user(Role.SCHOOL_USER, la))
+    assert "Two-factor sign-in is switched off" not in client.get(reverse("home")).content.decode()
+
+
+def test_repeated_failures_lock_the_account_even_with_the_right_password(la: LocalAuthority, settings: Any) -> None:
+    officer = make_user(Role.EHE_OFFICER, la)
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert sign_in(client, officer.username, "wrong password").status_code == 200
+    assert sign_in(client, officer.username, "wrong password").status_code == 429
+    locked = sign_in(client, officer.username)
+    assert locked.status_code == 429
+    assert "Your account is locked" in locked.content.decode()
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_a_failure_below_the_limit_does_not_lock(la: LocalAuthority, settings: Any) -> None:
+    officer = make_user(Role.EHE_OFFICER, la)
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        sign_in(client, officer.username, "wrong password")
+    assert sign_in(client, officer.username).status_code == 302
+
+
+def test_sessions_expire_after_inactivity_and_each_request_extends_them(la: LocalAuthority) -> None:
+    start = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        client = Client()
+        client.force_login(make_user(Role.EHE_OFFICER, la))
+        clock.move_to(start + timedelta(minutes=29))
+        assert client.get(reverse("home")).status_code == 200
+        clock.move_to(start + timedelta(minutes=58))  # 29 idle minutes since the last request
+        assert client.get(reverse("home")).status_code == 200
+        clock.move_to(start + timedelta(minutes=89))  # 31 idle minutes
+        assert client.get(reverse("home")).status_code == 302
+
+
+def test_healthz_answers_when_the_database_does(client: Client) -> None:
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    assert response.content == b"ok\n"
+
+
+def test_pages_carry_a_content_security_policy_without_inline_script(client: Client) -> None:
+    response = client.get(reverse("accounts:sign_in"))
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "<script>" not in response.content.decode()
