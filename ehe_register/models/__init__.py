@@ -15,6 +15,7 @@ from ehe_register.models.children import (
     SocialCareStatus,
 )
 from ehe_register.models.logs import Absence, AbsenceKind, AccessAction, AccessLog
+from ehe_register.models.matching import MatchStatus, PossibleMatch, ReferenceSequence
 from ehe_register.models.offroll import OffRollNotification, ReasonCode, RemovalStatus, Routing
 from ehe_register.models.schools import School
 
@@ -32,9 +33,12 @@ __all__ = [
     "Child",
     "ChildPerson",
     "LocalAuthority",
+    "MatchStatus",
     "OffRollNotification",
     "Person",
+    "PossibleMatch",
     "ReasonCode",
+    "ReferenceSequence",
     "Relationship",
     "RemovalStatus",
     "Routing",

@@ -64,9 +64,6 @@ class Child(models.Model):
     interpreter_needed = models.BooleanField(default=False)
     language = models.CharField(max_length=60, blank=True)
     contact_preferences = models.CharField(max_length=200, blank=True)
-    # Normalised name keys for matching (accents, case, punctuation and spacing removed).
-    match_first_name = models.CharField(max_length=100, editable=False, default="")
-    match_last_name = models.CharField(max_length=100, editable=False, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -79,7 +76,6 @@ class Child(models.Model):
         ]
         indexes = [
             models.Index(fields=["local_authority", "date_of_birth"]),
-            models.Index(fields=["local_authority", "match_last_name", "match_first_name"]),
             models.Index(fields=["upn"]),
             GinIndex(fields=["former_upns"], name="child_former_upns_gin"),
         ]
