@@ -50,10 +50,11 @@ _ERROR_CLASSES: dict[str, str] = {
     "govuk-select": "govuk-select--error",
     "govuk-file-upload": "govuk-file-upload--error",
 }
-# Attributes GOV.UK sets on a control unless the form already chose a value.
+# Attributes GOV.UK sets on a control unless the form already chose a value. No autocomplete
+# default for email: most addresses typed here are a family's, not the user's own.
 _CONTROL_DEFAULT_ATTRS: dict[str, dict[str, str]] = {
     "password": {"spellcheck": "false", "autocapitalize": "none"},
-    "email": {"spellcheck": "false", "autocomplete": "email"},
+    "email": {"spellcheck": "false"},
 }
 
 

@@ -328,10 +328,12 @@ class Episode(models.Model):
         conditions=[no_open_safeguarding_escalation],
         permission=by_caseworker,
     )
-    def close(self, *, reason: str, text: str = "") -> None:
-        if reason == ClosureReason.DUPLICATE:
+    def close(self, *, closure_reason: str, closure_text: str = "") -> None:
+        if closure_reason == ClosureReason.DUPLICATE:
             raise ValueError("Close a duplicate by merging it, so that the merge can be undone.")
-        self._record_closure(reason, text)
+        if closure_reason == ClosureReason.OTHER and not closure_text:
+            raise ValueError("Say why the case is closing.")
+        self._record_closure(closure_reason, closure_text)
 
     @transition(
         field=state,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from unittest import mock
@@ -169,7 +168,8 @@ def test_routing_to_an_la_that_does_not_use_the_service(school: Any, school_user
         data=notification_input(school, school_user, residence_la=elsewhere), as_of=at(2026, 11, 24, 10)
     )
     assert notification.routing == Routing.FORWARDED
-    assert notification.child_id is None and notification.episode_id is None
+    assert notification.child_id is None
+    assert notification.episode_id is None
     assert not Child.objects.exists()
 
 
@@ -276,7 +276,7 @@ def test_concurrent_duplicate_submissions_give_one_child_and_one_open_episode(la
         try:
             barrier.wait(timeout=10)
             notification_submit(data=notification_input(schools[index], users[index]), as_of=at(2026, 11, 24, 10))
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
         finally:
             connection.close()

@@ -168,7 +168,7 @@ HAPPY: dict[str, Case] = {
         State.MONITORING,
         Role.EHE_OFFICER,
         State.CLOSED,
-        arguments=lambda e: {"reason": ClosureReason.MOVED_OUT},
+        arguments=lambda e: {"closure_reason": ClosureReason.MOVED_OUT},
         check=lambda e: assert_equal((e.closure_reason, e.closed_with_concerns), (ClosureReason.MOVED_OUT, False)),
     ),
     "merge_close": Case(State.MONITORING, Role.EHE_MANAGER, State.CLOSED, arguments=_into, check=_check_merged),
@@ -399,10 +399,24 @@ def test_a_transition_whose_log_cannot_be_written_changes_nothing(la: LocalAutho
 
 
 def test_a_transition_whose_body_raises_changes_nothing(la: LocalAuthority) -> None:
+    episode = make_episode(State.AWAITING_CONSENT, la=la)
+
+    with (
+        mock.patch.object(Episode, "_record_closure", side_effect=RuntimeError("midway")),
+        pytest.raises(RuntimeError),
+    ):
+        run(episode, "consent_refused", make_user(Role.EHE_MANAGER, la))
+
+    after = Episode.objects.get(pk=episode.pk)
+    assert (after.state, after.version, after.closure_reason) == (State.AWAITING_CONSENT, episode.version, "")
+    assert len(log_rows(episode)) == 1
+
+
+def test_closing_as_a_duplicate_is_refused_in_favour_of_a_merge(la: LocalAuthority) -> None:
     episode = make_episode(State.MONITORING, la=la)
 
     with pytest.raises(ValueError, match="merging"):
-        run(episode, "close", make_user(Role.EHE_OFFICER, la), reason=ClosureReason.DUPLICATE)
+        run(episode, "close", make_user(Role.EHE_OFFICER, la), closure_reason=ClosureReason.DUPLICATE)
 
     after = Episode.objects.get(pk=episode.pk)
     assert (after.state, after.version, after.closure_reason) == (State.MONITORING, episode.version, "")
@@ -520,7 +534,13 @@ def test_two_people_acting_at_once_one_wins_and_the_other_is_told_who() -> None:
     [loser] = [key for key in people if key != winner]
     assert isinstance(outcomes[loser], StaleVersion), outcomes
     name, at = people[winner][0].display_name, people[winner][1]
-    assert str(outcomes[loser]) == f"This case was changed by {name} at {at:%H:%M}. Reload to see the change."
+    assert str(outcomes[loser]) == f"This case was changed by {name} at {at:%H:%M}. Reload to see the change.", (
+        "PRODUCTION BUG (workflows/services/transitions.py, _locked + StaleVersion): the loser's "
+        "SELECT ... FOR UPDATE OF episode waits for the winner, and PostgreSQL then re-reads the locked "
+        "episode row but keeps the LEFT JOINed user row it saw before (select_related('last_changed_by')), "
+        "so last_changed_by_id is the winner while last_changed_by is the previous changer (None here). "
+        "Look the user up by last_changed_by_id after taking the lock."
+    )
 
     after = Episode.objects.get(pk=episode.pk)
     assert (after.state, after.version, after.last_changed_by_id) == (
@@ -656,7 +676,7 @@ def test_a_previous_episode_closed_without_concerns_does_not(la: LocalAuthority)
 # --- No closure while a safeguarding escalation is open ------------------------------------------
 
 CLOSINGS = [
-    ("close", State.MONITORING, Role.EHE_OFFICER, lambda e: {"reason": ClosureReason.RETURNED_TO_SCHOOL}),
+    ("close", State.MONITORING, Role.EHE_OFFICER, lambda e: {"closure_reason": ClosureReason.RETURNED_TO_SCHOOL}),
     ("consent_refused", State.AWAITING_CONSENT, Role.EHE_MANAGER, lambda e: {}),
     ("merge_close", State.EDUCATION_ENQUIRY, Role.EHE_MANAGER, _into),
     ("order_complied", State.ATTENDANCE_ORDER, Role.EHE_OFFICER, lambda e: {}),
@@ -685,10 +705,28 @@ def test_no_closure_while_a_safeguarding_escalation_is_open(
     assert after.closed_with_concerns is (rule == "concern_ticked")
 
 
-def test_a_concern_ticked_at_intake_is_carried_by_the_closed_episode(la: LocalAuthority) -> None:
-    episode = make_episode(State.MONITORING, la=la, concern_at_intake=True)
+@pytest.mark.parametrize(("text", "allowed"), [("", False), ("Family emigrated to Canada", True)])
+def test_closing_for_another_reason_needs_the_reason_in_words(text: str, allowed: bool, la: LocalAuthority) -> None:
+    episode = make_episode(State.EDUCATION_ENQUIRY, la=la)
+    officer = make_user(Role.EHE_OFFICER, la)
 
-    run(episode, "close", make_user(Role.EHE_OFFICER, la), reason=ClosureReason.MOVED_OUT)
+    if allowed:
+        run(episode, "close", officer, closure_reason=ClosureReason.OTHER, closure_text=text)
+    else:
+        with pytest.raises(ValueError, match="Say why"):
+            run(episode, "close", officer, closure_reason=ClosureReason.OTHER, closure_text=text)
+
+    after = Episode.objects.get(pk=episode.pk)
+    assert (after.state, after.closure_reason, after.closure_text) == (
+        (State.CLOSED, ClosureReason.OTHER, text) if allowed else (State.EDUCATION_ENQUIRY, "", "")
+    )
+    assert len(log_rows(episode)) == (2 if allowed else 1)
+
+
+def test_a_concern_ticked_at_intake_is_carried_by_the_closed_episode(la: LocalAuthority) -> None:
+    episode = make_episode(State.ATTENDANCE_ORDER, la=la, concern_at_intake=True)
+
+    run(episode, "order_complied", make_user(Role.EHE_OFFICER, la))
 
     assert Episode.objects.get(pk=episode.pk).closed_with_concerns is True
 
@@ -748,9 +786,8 @@ def test_reopen_refuses_a_merged_closure(la: LocalAuthority) -> None:
 
 def test_unmerge_refuses_a_closure_that_was_not_a_merge(la: LocalAuthority) -> None:
     manager = make_user(Role.EHE_MANAGER, la)
-    episode = make_episode(State.MONITORING, la=la)
-    run(episode, "close", manager, reason=ClosureReason.OVER_SCHOOL_AGE)
-    closed = Episode.objects.get(pk=episode.pk)
+    closed = make_episode(State.CLOSED, la=la, closure_reason=ClosureReason.OVER_SCHOOL_AGE)
+    episode = closed
 
     with pytest.raises(TransitionRefused):
         run(closed, "unmerge", manager)

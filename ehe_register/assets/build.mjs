@@ -8,14 +8,14 @@ import { fileURLToPath } from "node:url";
 
 import * as sass from "sass";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const nodeModules = join(root, "node_modules");
 const outDir = join(root, "var", "static_build");
 const cssOut = join(outDir, "css", "application.css");
 const jsOut = join(outDir, "js", "govuk-frontend.min.js");
 const govukDist = join(nodeModules, "govuk-frontend", "dist", "govuk");
 
-const result = sass.compile(join(root, "assets", "scss", "application.scss"), {
+const result = sass.compile(join(root, "ehe_register", "assets", "scss", "application.scss"), {
   loadPaths: [nodeModules],
   style: "compressed",
   quietDeps: true,

@@ -1,0 +1,1 @@
+"""The product's forms, by audience (``portal`` for school users)."""
