@@ -786,8 +786,9 @@ def test_reopen_refuses_a_merged_closure(la: LocalAuthority) -> None:
 
 def test_unmerge_refuses_a_closure_that_was_not_a_merge(la: LocalAuthority) -> None:
     manager = make_user(Role.EHE_MANAGER, la)
-    closed = make_episode(State.CLOSED, la=la, closure_reason=ClosureReason.OVER_SCHOOL_AGE)
-    episode = closed
+    episode = make_episode(State.MONITORING, la=la)
+    run(episode, "close", manager, closure_reason=ClosureReason.OVER_SCHOOL_AGE)
+    closed = Episode.objects.get(pk=episode.pk)
 
     with pytest.raises(TransitionRefused):
         run(closed, "unmerge", manager)

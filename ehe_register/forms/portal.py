@@ -1,0 +1,664 @@
+"""The school portal's EHE (off-roll) notification form: one page in clearly grouped sections.
+
+The form checks and normalises what a school user types; it decides nothing about the case.
+``NotificationForm.to_input`` hands the cleaned answers to
+``ehe_register.services.intake.notification_submit``, which routes, matches and opens the case.
+
+Questions that only apply after another answer (the date removed from roll, the safeguarding
+details, the referral date and reference, the second parent) are shown with GOV.UK's conditional
+reveal, which leaves them all on the page when JavaScript does not run. An answer to a question
+that does not apply is ignored, never refused: someone who typed a date and then chose "waiting"
+must not be stopped by a box they can no longer see.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from ehe_register.forms_rendering import GovukDateField, GovukDateWidget
+from ehe_register.models import (
+    LocalAuthority,
+    ReasonCode,
+    Relationship,
+    RemovalStatus,
+    School,
+    SenStatus,
+    Sex,
+    SocialCareStatus,
+    User,
+)
+from ehe_register.services.intake import NotificationInput, ParentInput
+from ehe_register.validators import (
+    PHONE_MESSAGE,
+    POSTCODE_MESSAGE,
+    UPN_LENGTH_MESSAGE,
+    validate_postcode,
+    validate_uk_phone,
+    validate_upn,
+)
+
+YES, NO = "yes", "no"
+YES_NO = [(YES, "Yes"), (NO, "No")]
+
+YEAR_GROUPS = [
+    ("", "Not known"),
+    ("reception", "Reception"),
+    *[(str(year), f"Year {year}") for year in range(1, 12)],
+    ("other", "Other"),
+]
+
+#: Social care statuses for which the consent duty (where commenced) applies: s434A EA 1996.
+CONSENT_DUTY_STATUSES = frozenset({SocialCareStatus.S47_OPEN, SocialCareStatus.CHILD_PROTECTION_PLAN})
+
+CONSENT_MESSAGE = (
+    "You must not remove this pupil until the local authority decides. "
+    "Choose 'The school is waiting for the local authority's decision'"
+)
+REMOVED_BEFORE_NOTICE_MESSAGE = (
+    "The date removed from roll must be the same as or after the date the notice was received"
+)
+EMAIL_MESSAGE = "Enter an email address in the correct format, like name@example.com"
+PARENTS = (1, 2)
+
+
+def _is_yes(value: str) -> bool:
+    return value == YES
+
+
+class _Text(forms.CharField):
+    """A text answer with a plain message when it is too long.
+
+    There is no ``maxlength`` attribute on the control: GOV.UK asks services not to cut off what
+    people type without telling them, so the limit is checked here and explained instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        label: str,
+        max_length: int,
+        subject: str | None = None,
+        required_message: str = "",
+        too_long_message: str = "",
+        **kwargs: Any,
+    ) -> None:
+        messages = {"max_length": too_long_message or f"{subject or label} must be {max_length} characters or less"}
+        if required_message:
+            messages["required"] = required_message
+        super().__init__(label=label, max_length=max_length, error_messages=messages, **kwargs)
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
+
+class _Date(GovukDateField):
+    """A GOV.UK date whose odd inputs (a superscript digit, a day too big for the C library) give
+    the field's "must be a real date" message rather than an exception."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "For example, 27 3 2014")
+        # Not date_of_birth=True: the date is the child's, so the browser must not offer the user's own.
+        super().__init__(widget=GovukDateWidget(), **kwargs)
+
+    def compress(self, data_list: list[str]) -> datetime.date | None:
+        try:
+            return super().compress(data_list)
+        except (ValueError, OverflowError):
+            raise self._error("invalid") from None
+
+
+def _name(label: str, *, subject: str | None = None, required_message: str = "", required: bool = True) -> _Text:
+    return _Text(
+        label=label,
+        max_length=100,
+        subject=subject,
+        required=required,
+        required_message=required_message,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
+def _phone(label: str, *, required_message: str = "", required: bool = True, help_text: str = "") -> _Text:
+    return _Text(
+        label=label,
+        max_length=30,
+        required=required,
+        required_message=required_message,
+        too_long_message=PHONE_MESSAGE,
+        help_text=help_text or "A UK number, like 01632 960 001 or 07700 900 982",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "class": "govuk-input--width-20"}),
+    )
+
+
+def _email(label: str) -> forms.EmailField:
+    return forms.EmailField(
+        label=label,
+        required=False,
+        max_length=254,
+        error_messages={"invalid": EMAIL_MESSAGE, "max_length": "Email address must be 254 characters or less"},
+        # Someone else's address: the browser must not offer the user's own.
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+
+
+def _yes_no(label: str, required_message: str, *, required: bool = True, help_text: str = "") -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=label,
+        help_text=help_text,
+        choices=YES_NO,
+        coerce=_is_yes,
+        empty_value=None,
+        required=required,
+        widget=forms.RadioSelect,
+        error_messages={"required": required_message, "invalid_choice": required_message},
+    )
+
+
+def _choice(
+    label: str, choices: Any, required_message: str, *, widget: type[forms.Widget], required: bool = True
+) -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=label,
+        choices=choices,
+        required=required,
+        widget=widget,
+        error_messages={"required": required_message, "invalid_choice": required_message},
+    )
+
+
+def _relationship(number: int, *, required: bool) -> forms.ChoiceField:
+    return _choice(
+        "Relationship to the child",
+        [("", "Choose a relationship"), *Relationship.choices],
+        f"Select the relationship of parent or carer {number} to the child",
+        widget=forms.Select,
+        required=required,
+    )
+
+
+class _SchoolChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} (URN {obj.urn})"
+
+
+class _LocalAuthorityChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.name)
+
+
+class NotificationForm(forms.Form):
+    """A school's notification that a parent is withdrawing a child to educate them at home.
+
+    Pass the user's schools (``schools``): with one school the question "Which school?" is not
+    asked. ``today`` is the day dates are checked against (the local date by default).
+    Fields are declared in page order, so the error summary lists problems in that order.
+    """
+
+    school = _SchoolChoiceField(
+        label="Which school is this notification from?",
+        queryset=School.objects.none(),
+        empty_label="Choose a school",
+        error_messages={
+            "required": "Select the school this notification is from",
+            "invalid_choice": "Select the school this notification is from",
+        },
+    )
+
+    # About the child
+    legal_first_name = _name("Legal first name", required_message="Enter the child's legal first name")
+    legal_middle_names = _Text(
+        label="Legal middle names (optional)",
+        subject="Legal middle names",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    legal_last_name = _name("Legal last name", required_message="Enter the child's legal last name")
+    preferred_first_name = _name(
+        "Preferred first name (optional)",
+        subject="Preferred first name",
+        required=False,
+    )
+    date_of_birth = _Date(label="Date of birth")
+    sex = _choice("Sex", Sex.choices, "Select the child's sex", widget=forms.RadioSelect)
+    upn = _Text(
+        label="Unique pupil number (UPN) (optional)",
+        max_length=50,
+        too_long_message=UPN_LENGTH_MESSAGE,
+        required=False,
+        help_text="13 characters, for example H801200001001",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "class": "govuk-input--width-20"}
+        ),
+    )
+    year_group = _choice(
+        "Year group (optional)", YEAR_GROUPS, "Select the child's year group", widget=forms.Select, required=False
+    )
+
+    # Home address and local authority
+    address_line_1 = _Text(
+        label="Address line 1",
+        max_length=200,
+        required_message="Enter address line 1, typically the building and street",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    address_line_2 = _Text(
+        label="Address line 2 (optional)",
+        subject="Address line 2",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    address_town = _Text(
+        label="Town or city",
+        max_length=100,
+        required_message="Enter town or city",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "govuk-!-width-two-thirds"}),
+    )
+    postcode = _Text(
+        label="Postcode",
+        max_length=20,
+        required_message="Enter postcode",
+        too_long_message=POSTCODE_MESSAGE,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "class": "govuk-input--width-10"}),
+    )
+    residence_la = _LocalAuthorityChoiceField(
+        label="Which local authority does the child live in?",
+        help_text="The council for the child's home address. This is not always the school's council.",
+        queryset=LocalAuthority.objects.order_by("name"),
+        empty_label="Choose a local authority",
+        error_messages={
+            "required": "Select the local authority the child lives in",
+            "invalid_choice": "Select the local authority the child lives in",
+        },
+    )
+
+    # Parents and carers: the first is required, the second optional.
+    parent_1_first_name = _name("First name", required_message="Enter the first name of parent or carer 1")
+    parent_1_last_name = _name("Last name", required_message="Enter the last name of parent or carer 1")
+    parent_1_relationship = _relationship(1, required=True)
+    parent_1_parental_responsibility = _yes_no(
+        "Does this person have parental responsibility?",
+        "Select yes if parent or carer 1 has parental responsibility",
+    )
+    parent_1_lives_with_child = _yes_no(
+        "Does the child normally live with this person?",
+        "Select yes if the child normally lives with parent or carer 1",
+    )
+    parent_1_emergency_phone = _phone(
+        "Emergency phone number", required_message="Enter an emergency phone number for parent or carer 1"
+    )
+    parent_1_email = _email("Email address (optional)")
+
+    parent_2_first_name = _name("First name", subject="First name of parent or carer 2", required=False)
+    parent_2_last_name = _name("Last name", subject="Last name of parent or carer 2", required=False)
+    parent_2_relationship = _relationship(2, required=False)
+    parent_2_parental_responsibility = _yes_no(
+        "Does this person have parental responsibility?",
+        "Select yes if parent or carer 2 has parental responsibility",
+        required=False,
+    )
+    parent_2_lives_with_child = _yes_no(
+        "Does the child normally live with this person?",
+        "Select yes if the child normally lives with parent or carer 2",
+        required=False,
+    )
+    parent_2_emergency_phone = _phone("Emergency phone number", required=False)
+    parent_2_email = _email("Email address (optional)")
+
+    # Leaving school
+    notice_received_on = _Date(label="Date the parent's written notice was received")
+    removal_status = _choice(
+        "Has the pupil already been removed from the admission register?",
+        RemovalStatus.choices,
+        "Select whether the pupil has been removed from the admission register",
+        widget=forms.RadioSelect,
+    )
+    removed_from_roll_on = _Date(label="Date removed from roll", required=False)
+    ground_confirmed = forms.BooleanField(
+        label="Yes, I confirm",
+        error_messages={"required": "Confirm the pupil was removed, or will be, on the ground in regulation 9(1)(f)"},
+    )
+    reason_code = _choice(
+        "What reason did the parent give?",
+        [("", "Choose a reason"), *ReasonCode.choices],
+        "Select the reason the parent gave",
+        widget=forms.Select,
+    )
+    reason_detail = _Text(
+        label="Anything else about the reason (optional)",
+        subject="The detail about the reason",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    # Needs and social care
+    sen_status = _choice(
+        "Does the child have special educational needs?",
+        SenStatus.choices,
+        "Select the child's special educational needs status",
+        widget=forms.RadioSelect,
+    )
+    social_care_status = _choice(
+        "Is the child known to children's social care?",
+        SocialCareStatus.choices,
+        "Select whether the child is known to children's social care",
+        widget=forms.RadioSelect,
+    )
+    social_worker_email = _email("Allocated social worker's email address (optional)")
+    special_school_placed_by_la = _yes_no(
+        "Is this a special school place arranged by the local authority?",
+        "Select yes if this is a special school place arranged by the local authority",
+    )
+    attendance_order_in_force = _yes_no(
+        "Is a school attendance order in force?",
+        "Select yes if a school attendance order is in force",
+    )
+
+    # Safeguarding
+    safeguarding_concerns = _yes_no(
+        "Are there any safeguarding concerns?", "Select yes if there are any safeguarding concerns"
+    )
+    concern_nature = _Text(
+        label="What is the nature of the concern?",
+        subject="The nature of the concern",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    concern_last_raised_on = _Date(label="When was the concern last raised?", required=False)
+    referred_to_front_door = _yes_no(
+        "Has the concern been referred to the front door or children's social care?",
+        "Select yes if the concern has been referred",
+        required=False,
+    )
+    referred_on = _Date(
+        label="Date it was referred",
+        required=False,
+        help_text="Leave blank if it has not been referred. For example, 27 3 2026",
+    )
+    referral_reference = _Text(
+        label="Referral reference",
+        max_length=60,
+        required=False,
+        help_text="Leave blank if it has not been referred",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "class": "govuk-input--width-20"}),
+    )
+    dsl_name = _Text(
+        label="Designated safeguarding lead's name",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    dsl_phone = _phone(
+        "Designated safeguarding lead's direct phone number",
+        required=False,
+    )
+
+    # Dates that cannot be in the future, and how their message names them.
+    PAST_DATES: dict[str, str] = {
+        "date_of_birth": "Date of birth",
+        "notice_received_on": "The date the notice was received",
+        "removed_from_roll_on": "The date removed from roll",
+        "concern_last_raised_on": "The date the concern was last raised",
+        "referred_on": "The date it was referred",
+    }
+    SAFEGUARDING_DETAILS: dict[str, str] = {
+        "concern_nature": "Describe the nature of the concern",
+        "concern_last_raised_on": "Enter the date the concern was last raised",
+        "referred_to_front_door": "Select yes if the concern has been referred",
+        "dsl_name": "Enter the designated safeguarding lead's name",
+        "dsl_phone": "Enter the designated safeguarding lead's direct phone number",
+    }
+    REFERRAL_DETAILS: dict[str, str] = {
+        "referred_on": "Enter the date the concern was referred",
+        "referral_reference": "Enter the referral reference",
+    }
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        schools: QuerySet[School],
+        today: datetime.date | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(data, **kwargs)
+        self.today = today or timezone.localdate()
+        self._schools = list(schools.select_related("local_authority"))
+        if len(self._schools) == 1:
+            del self.fields["school"]
+        else:
+            self.fields["school"].queryset = schools  # type: ignore[attr-defined]
+        default_la = self._schools[0].local_authority if self._schools else None
+        if default_la is not None:
+            self.fields["residence_la"].initial = default_la.pk
+            self.fields["referred_to_front_door"].label = (
+                f"Has the concern been referred to {default_la.front_door_name} or children's social care?"
+            )
+
+    # ------------------------------------------------------------------------------------------
+    # Facts the templates and the view need
+
+    @property
+    def asks_for_school(self) -> bool:
+        return "school" in self.fields
+
+    @property
+    def chosen_school(self) -> School | None:
+        """The school the notification is from: the only one, or the one chosen (when valid)."""
+        if not self.asks_for_school:
+            return self._schools[0] if self._schools else None
+        if self.is_bound and hasattr(self, "cleaned_data"):
+            return self.cleaned_data.get("school")
+        return None
+
+    @property
+    def school_la(self) -> LocalAuthority | None:
+        """The LA whose front door the school refers to: the chosen school's, else the first's."""
+        school = self.chosen_school or (self._schools[0] if self._schools else None)
+        return school.local_authority if school else None
+
+    @property
+    def parent_2_entered(self) -> bool:
+        """Whether the second parent block has been started (a radio alone does not count:
+        a radio once chosen cannot be cleared)."""
+        names = ("first_name", "last_name", "relationship", "emergency_phone", "email")
+        return any(str(self[f"parent_2_{name}"].data or "").strip() for name in names)
+
+    def consent_applies(self, data: dict[str, Any] | None = None) -> bool:
+        """Whether the LA must consent before the pupil is removed (DESIGN section 4)."""
+        data = self.cleaned_data if data is None else data
+        la = data.get("residence_la")
+        duty = bool(la and la.consent_duty_commenced) and data.get("social_care_status") in CONSENT_DUTY_STATUSES
+        return bool(data.get("special_school_placed_by_la") or data.get("attendance_order_in_force") or duty)
+
+    # ------------------------------------------------------------------------------------------
+    # One field at a time
+
+    def clean_upn(self) -> str:
+        value = self.cleaned_data["upn"]
+        return validate_upn(value) if value else ""
+
+    def clean_postcode(self) -> str:
+        return validate_postcode(self.cleaned_data["postcode"])
+
+    def clean_parent_1_emergency_phone(self) -> str:
+        return validate_uk_phone(self.cleaned_data["parent_1_emergency_phone"])
+
+    def clean_parent_2_emergency_phone(self) -> str:
+        value = self.cleaned_data["parent_2_emergency_phone"]
+        return validate_uk_phone(value) if value else ""
+
+    def clean_dsl_phone(self) -> str:
+        value = self.cleaned_data["dsl_phone"]
+        return validate_uk_phone(value) if value else ""
+
+    def _past_date(self, name: str) -> datetime.date | None:
+        value: datetime.date | None = self.cleaned_data.get(name)
+        if value is not None and value > self.today:
+            raise forms.ValidationError(f"{self.PAST_DATES[name]} must be today or in the past", code="future")
+        return value
+
+    def clean_date_of_birth(self) -> datetime.date | None:
+        return self._past_date("date_of_birth")
+
+    def clean_notice_received_on(self) -> datetime.date | None:
+        return self._past_date("notice_received_on")
+
+    def clean_removed_from_roll_on(self) -> datetime.date | None:
+        return self._past_date("removed_from_roll_on")
+
+    def clean_concern_last_raised_on(self) -> datetime.date | None:
+        return self._past_date("concern_last_raised_on")
+
+    def clean_referred_on(self) -> datetime.date | None:
+        return self._past_date("referred_on")
+
+    # ------------------------------------------------------------------------------------------
+    # Rules across fields
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self._clean_parent_2()
+        self._clean_leaving_school(data)
+        self._clean_safeguarding(data)
+        if self.consent_applies(data) and data.get("removal_status") == RemovalStatus.REMOVED:
+            self.add_error("removal_status", CONSENT_MESSAGE)
+        return data
+
+    def _ignore(self, *names: str) -> None:
+        """Drop the answers (and their errors) to questions that do not apply."""
+        for name in names:
+            self.errors.pop(name, None)
+            field = self.fields[name]
+            self.cleaned_data[name] = None if isinstance(field, GovukDateField | forms.TypedChoiceField) else ""
+
+    def _require(self, required: dict[str, str]) -> None:
+        for name, message in required.items():
+            if name not in self.errors and self.cleaned_data.get(name) in (None, ""):
+                self.add_error(name, message)
+
+    def _clean_parent_2(self) -> None:
+        names = [name for name in self.fields if name.startswith("parent_2_")]
+        if not self.parent_2_entered:
+            self._ignore(*names)
+            return
+        self._require(
+            {
+                "parent_2_first_name": "Enter the first name of parent or carer 2",
+                "parent_2_last_name": "Enter the last name of parent or carer 2",
+                "parent_2_relationship": "Select the relationship of parent or carer 2 to the child",
+                "parent_2_parental_responsibility": "Select yes if parent or carer 2 has parental responsibility",
+                "parent_2_lives_with_child": "Select yes if the child normally lives with parent or carer 2",
+                "parent_2_emergency_phone": "Enter an emergency phone number for parent or carer 2",
+            }
+        )
+
+    def _clean_leaving_school(self, data: dict[str, Any]) -> None:
+        status = data.get("removal_status")
+        if status == RemovalStatus.WAITING:
+            self._ignore("removed_from_roll_on")
+            return
+        if status == RemovalStatus.REMOVED:
+            self._require({"removed_from_roll_on": "Enter the date the pupil was removed from the admission register"})
+        removed_on, notice_on = data.get("removed_from_roll_on"), data.get("notice_received_on")
+        if removed_on and notice_on and removed_on < notice_on:
+            self.add_error("removed_from_roll_on", REMOVED_BEFORE_NOTICE_MESSAGE)
+
+    def _clean_safeguarding(self, data: dict[str, Any]) -> None:
+        concerns = data.get("safeguarding_concerns")
+        if concerns is False:
+            self._ignore(*self.SAFEGUARDING_DETAILS, *self.REFERRAL_DETAILS)
+            return
+        if concerns is not True:
+            return
+        self._require(self.SAFEGUARDING_DETAILS)
+        referred = data.get("referred_to_front_door")
+        if referred is True:
+            self._require(self.REFERRAL_DETAILS)
+        elif referred is False:
+            self._ignore(*self.REFERRAL_DETAILS)
+
+    # ------------------------------------------------------------------------------------------
+    # To the service
+
+    def _parent(self, number: int) -> ParentInput:
+        data = self.cleaned_data
+        prefix = f"parent_{number}_"
+        return ParentInput(
+            first_name=data[f"{prefix}first_name"],
+            last_name=data[f"{prefix}last_name"],
+            relationship=data[f"{prefix}relationship"],
+            parental_responsibility=data[f"{prefix}parental_responsibility"],
+            lives_with_child=data[f"{prefix}lives_with_child"],
+            emergency_phone=data[f"{prefix}emergency_phone"],
+            email=data[f"{prefix}email"],
+            address_same_as_child=data[f"{prefix}lives_with_child"],
+        )
+
+    def to_input(self, *, submitted_by: User, snapshot: dict[str, list[str]]) -> NotificationInput:
+        """The cleaned answers as the intake service takes them. Only for a valid form."""
+        if not self.is_valid():
+            raise ValueError("Only a valid notification form can be submitted")
+        data = self.cleaned_data
+        school = self.chosen_school
+        assert school is not None  # a valid form always has one
+        parents = tuple(self._parent(number) for number in PARENTS if number == 1 or self.parent_2_entered)
+        return NotificationInput(
+            school=school,
+            submitted_by=submitted_by,
+            snapshot=snapshot,
+            residence_la=data["residence_la"],
+            legal_first_name=data["legal_first_name"],
+            legal_middle_names=data["legal_middle_names"],
+            legal_last_name=data["legal_last_name"],
+            preferred_first_name=data["preferred_first_name"],
+            date_of_birth=data["date_of_birth"],
+            sex=data["sex"],
+            upn=data["upn"],
+            year_group=data["year_group"],
+            address_line_1=data["address_line_1"],
+            address_line_2=data["address_line_2"],
+            address_town=data["address_town"],
+            postcode=data["postcode"],
+            parents=parents,
+            notice_received_on=data["notice_received_on"],
+            removed_from_roll_on=data["removed_from_roll_on"],
+            removal_status=data["removal_status"],
+            ground_confirmed=data["ground_confirmed"],
+            reason_code=data["reason_code"],
+            reason_detail=data["reason_detail"],
+            sen_status=data["sen_status"],
+            social_care_status=data["social_care_status"],
+            social_worker_email=data["social_worker_email"],
+            special_school_placed_by_la=data["special_school_placed_by_la"],
+            attendance_order_in_force=data["attendance_order_in_force"],
+            safeguarding_concerns=data["safeguarding_concerns"],
+            concern_nature=data["concern_nature"] or "",
+            concern_last_raised_on=data["concern_last_raised_on"],
+            referred_to_front_door=bool(data["referred_to_front_door"]),
+            referred_on=data["referred_on"],
+            referral_reference=data["referral_reference"] or "",
+            dsl_name=data["dsl_name"] or "",
+            dsl_phone=data["dsl_phone"] or "",
+        )
+
+    def data_keys(self) -> set[str]:
+        """Every key this form reads from POSTed data (date parts included)."""
+        keys: set[str] = set()
+        for name, field in self.fields.items():
+            widget = field.widget
+            if isinstance(widget, forms.MultiWidget):
+                keys.update(f"{name}{suffix}" for suffix in widget.widgets_names)
+            else:
+                keys.add(name)
+        return keys
