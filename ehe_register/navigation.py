@@ -19,6 +19,8 @@ class NavItem:
 
 NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home", LA_ROLES | {Role.SCHOOL_USER}),
+    NavItem("Notify a child", "schools:notify", frozenset({Role.SCHOOL_USER})),
+    NavItem("Your notifications", "schools:notification_list", frozenset({Role.SCHOOL_USER})),
     NavItem("Administration", "admin:index", frozenset({Role.ADMINISTRATOR})),
 ]
 

@@ -23,5 +23,6 @@ urlpatterns = [
     path("accessibility/", core.accessibility, name="accessibility"),
     path("privacy/", core.privacy, name="privacy"),
     path("accounts/", include("ehe_register.accounts.urls")),
+    path("school/", include("ehe_register.urls_schools")),
     path("admin/", admin.site.urls),
 ]

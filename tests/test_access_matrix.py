@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
-from ehe_register.models import LocalAuthority
+from ehe_register.models import LocalAuthority, OffRollNotification, ReasonCode, RemovalStatus, Routing
 from ehe_register.roles import Role
 from tests.access_matrix import (
     ADMIN,
@@ -14,6 +17,7 @@ from tests.access_matrix import (
     FORBIDDEN,
     LOGIN,
     METHOD,
+    NOT_FOUND,
     OK,
     OTHER_LA,
     REDIRECT,
@@ -30,7 +34,9 @@ LA_STAFF = [
     Role.HEAD_OF_SERVICE,
     Role.AUDITOR,
 ]
-EVERYONE = [ANONYMOUS, *[r.value for r in Role], OTHER_LA]
+# A school user at another school of the same LA: must never reach the first school's notifications.
+OTHER_SCHOOL = "other_school_user"
+EVERYONE = [ANONYMOUS, *[r.value for r in Role], OTHER_LA, OTHER_SCHOOL]
 SIGNED_IN = [p for p in EVERYONE if p != ANONYMOUS]
 
 
@@ -49,6 +55,13 @@ EXPECTED: dict[str, dict[str, str]] = {
     "accounts:two_factor": expect(REDIRECT, anonymous=LOGIN),
     "accounts:two_factor_setup": expect(OK, anonymous=LOGIN),
     ADMIN: expect(REDIRECT, administrator=OK),
+    # The school portal: school users only; a notification is visible only to its own school.
+    "schools:notify": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=OK),
+    # Without answers in progress, "check your answers" sends the user back to the form.
+    "schools:check_answers": expect(FORBIDDEN, anonymous=LOGIN, school_user=REDIRECT, other_school_user=REDIRECT),
+    "schools:notification_list": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=OK),
+    "schools:notification_detail": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=NOT_FOUND),
+    "schools:confirmation": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=NOT_FOUND),
 }
 
 
@@ -58,12 +71,42 @@ def principals(la: LocalAuthority, other_la: LocalAuthority) -> dict[str, Any]:
     for role in Role:
         users[role.value] = make_user(role, la)
     users[OTHER_LA] = make_user(Role.EHE_OFFICER, other_la)
+    users[OTHER_SCHOOL] = make_user(Role.SCHOOL_USER, la)
     return users
 
 
+@pytest.fixture
+def url_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Callable[[], dict[str, Any]]]:
+    """URL arguments for the URLs that need them: a notification sent by the school_user's school."""
+    school_user = principals[Role.SCHOOL_USER.value]
+    notification = OffRollNotification.objects.create(
+        reference="EHE-936-900001",
+        school=school_user.schools.get(),
+        submitted_by=school_user,
+        submitted_at=timezone.now(),
+        snapshot={"legal_first_name": ["Ada"], "legal_last_name": ["Lovelace"]},
+        residence_la=la,
+        routing=Routing.THIS_DEPLOYMENT,
+        legal_first_name="Ada",
+        legal_last_name="Lovelace",
+        date_of_birth=date(2014, 12, 10),
+        notice_received_on=timezone.localdate(),
+        removal_status=RemovalStatus.WAITING,
+        reason_code=ReasonCode.PHILOSOPHICAL,
+        safeguarding_concerns=False,
+    )
+    reference = {"reference": notification.reference}
+    return {
+        "schools:notification_detail": lambda: reference,
+        "schools:confirmation": lambda: reference,
+    }
+
+
 @pytest.mark.django_db
-def test_every_url_answers_every_principal_as_the_table_says(principals: dict[str, Any]) -> None:
-    assert matrix_mismatches(EXPECTED, principals) == []
+def test_every_url_answers_every_principal_as_the_table_says(
+    principals: dict[str, Any], url_kwargs: dict[str, Callable[[], dict[str, Any]]]
+) -> None:
+    assert matrix_mismatches(EXPECTED, principals, url_kwargs=url_kwargs) == []
 
 
 def test_every_url_is_in_the_table() -> None:
@@ -71,14 +114,16 @@ def test_every_url_is_in_the_table() -> None:
 
 
 @pytest.mark.django_db
-def test_the_matrix_catches_an_unguarded_view(principals: dict[str, Any], settings: Any) -> None:
+def test_the_matrix_catches_an_unguarded_view(
+    principals: dict[str, Any], url_kwargs: dict[str, Callable[[], dict[str, Any]]], settings: Any
+) -> None:
     urlconf = "tests.urls_with_unguarded_view"
     settings.ROOT_URLCONF = urlconf
-    missing = matrix_mismatches(EXPECTED, principals, urlconf=urlconf)
+    missing = matrix_mismatches(EXPECTED, principals, url_kwargs=url_kwargs, urlconf=urlconf)
     assert missing == ["leaky: not in the access table"]
 
     # Declared as it should be (staff only), the unguarded view is caught answering everyone.
     table = {**EXPECTED, "leaky": expect(FORBIDDEN, anonymous=LOGIN, **{r.value: OK for r in LA_STAFF})}
-    problems = matrix_mismatches(table, principals, urlconf=urlconf)
+    problems = matrix_mismatches(table, principals, url_kwargs=url_kwargs, urlconf=urlconf)
     assert "leaky as anonymous: expected login, got ok" in problems
     assert "leaky as school_user: expected forbidden, got ok" in problems

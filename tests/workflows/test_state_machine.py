@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
@@ -802,30 +802,30 @@ def test_unmerge_refuses_a_closure_that_was_not_a_merge(la: LocalAuthority) -> N
 
 
 @pytest.mark.parametrize(
-    ("today", "allowed"),
+    ("now", "allowed"),
     [
-        (date(2026, 3, 15), False),  # D + 13
-        (date(2026, 3, 16), False),  # D + 14: the 15th day of the notice, still running
-        (date(2026, 3, 17), True),  # D + 15
-        (date(2026, 4, 1), True),
+        (datetime(2026, 6, 14, 12, 0, tzinfo=LONDON), False),  # D + 13
+        (datetime(2026, 6, 15, 23, 59, tzinfo=LONDON), False),  # D + 14: the 15th day of the notice
+        # D + 15, just after midnight in summer time, when the UTC date is still D + 14.
+        (datetime(2026, 6, 16, 0, 30, tzinfo=LONDON), True),
+        (datetime(2026, 7, 1, 12, 0, tzinfo=LONDON), True),
     ],
 )
-def test_school_attendance_order_waits_for_the_notice_period(today: date, allowed: bool, la: LocalAuthority) -> None:
-    served = date(2026, 3, 2)
+def test_school_attendance_order_waits_for_the_notice_period(now: datetime, allowed: bool, la: LocalAuthority) -> None:
+    served = date(2026, 6, 1)
     episode = make_episode(State.S437_NOTICE, la=la, s437_served_on=served)
     manager = make_user(Role.EHE_MANAGER, la)
 
-    # 00:30 London time: a UTC clock would still be on the day before in summer.
-    with time_machine.travel(datetime.combine(today, datetime.min.time(), LONDON) + timedelta(minutes=30), tick=False):
+    with time_machine.travel(now, tick=False):
         if allowed:
-            run(episode, "sao_served", manager, served_on=today)
+            run(episode, "sao_served", manager, served_on=now.date())
         else:
             with pytest.raises(TransitionRefused, match="not ready"):
-                run(episode, "sao_served", manager, served_on=today)
+                run(episode, "sao_served", manager, served_on=now.date())
 
     after = Episode.objects.get(pk=episode.pk)
     assert after.state == (State.ATTENDANCE_ORDER if allowed else State.S437_NOTICE)
-    assert after.attendance_order_served_on == (today if allowed else None)
+    assert after.attendance_order_served_on == (now.date() if allowed else None)
 
 
 # --- One open episode per child ------------------------------------------------------------------

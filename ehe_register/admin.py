@@ -1,0 +1,116 @@
+"""Django admin for administrators: reference data and accounts. Children's records are worked in
+the service itself (where every view is logged); append-only logs are read-only here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest
+
+from ehe_register.models import AccessLog, LocalAuthority, OffRollNotification, School, User
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that change in one way only (the retention service): no add, change or delete here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LocalAuthority)
+class LocalAuthorityAdmin(admin.ModelAdmin):
+    list_display = ["name", "dfe_code", "ons_code", "uses_service", "council_name"]
+    list_filter = ["uses_service", "consent_duty_commenced", "home_check_duty_commenced"]
+    search_fields = ["name", "dfe_code", "ons_code"]
+    readonly_fields = ["dfe_code", "ons_code", "name"]
+    fieldsets = [
+        (None, {"fields": ["name", "dfe_code", "ons_code", "uses_service", "council_name"]}),
+        (
+            "Front door",
+            {
+                "fields": [
+                    "front_door_name",
+                    "front_door_short_name",
+                    "front_door_email",
+                    "front_door_phone",
+                    "front_door_out_of_hours_phone",
+                    "office_opens",
+                    "office_closes",
+                    "same_day_cutoff",
+                ]
+            },
+        ),
+        ("Teams", {"fields": ["sen_team_email", "ehe_team_email", "ehe_team_phone"]}),
+        (
+            "Thresholds",
+            {
+                "fields": [
+                    "contacts_unverified_working_days",
+                    "contacts_stale_months",
+                    "first_contact_days",
+                    "review_warning_working_days",
+                    "review_interval_months",
+                    "absence_cover",
+                ]
+            },
+        ),
+        (
+            "Duties and retention",
+            {
+                "fields": [
+                    "consent_duty_commenced",
+                    "home_check_duty_commenced",
+                    "retention_until_birthday",
+                    "school_age_population",
+                ]
+            },
+        ),
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # LAs come from the DfE list (manage.py load_reference_data)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(School)
+class SchoolAdmin(admin.ModelAdmin):
+    list_display = ["name", "urn", "local_authority", "phase", "is_special", "closed_on"]
+    list_filter = ["is_special", "phase"]
+    search_fields = ["name", "urn", "postcode"]
+    autocomplete_fields = ["local_authority"]
+
+
+@admin.register(User)
+class EheUserAdmin(UserAdmin):
+    list_display = ["username", "first_name", "last_name", "local_authority", "is_active"]
+    list_filter = ["groups", "local_authority", "is_active"]
+    fieldsets = [
+        *UserAdmin.fieldsets,  # type: ignore[misc]
+        ("Where they work", {"fields": ["local_authority", "schools", "phone"]}),
+    ]
+    filter_horizontal = ["groups", "user_permissions", "schools"]
+    autocomplete_fields = ["local_authority"]
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdmin):
+    list_display = ["at", "user", "action", "child", "path"]
+    list_filter = ["action", "local_authority"]
+    date_hierarchy = "at"
+
+
+@admin.register(OffRollNotification)
+class OffRollNotificationAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "school", "residence_la", "submitted_at", "routing"]
+    search_fields = ["reference"]
+    exclude = ["snapshot", "legal_first_name", "legal_last_name", "date_of_birth", "upn", "postcode"]
