@@ -137,8 +137,17 @@ def _phone(label: str, *, required_message: str = "", required: bool = True, hel
     )
 
 
+class _Email(forms.EmailField):
+    """An email address, its length checked and explained rather than cut off (see ``_Text``)."""
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
+
 def _email(label: str) -> forms.EmailField:
-    return forms.EmailField(
+    return _Email(
         label=label,
         required=False,
         max_length=254,

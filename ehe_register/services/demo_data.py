@@ -300,9 +300,9 @@ IMPORT_PLANS: list[tuple[str, float]] = [
     ("address_verification_overdue", 4),
     ("education_enquiry", 9),
     ("education_enquiry_overdue", 3),
-    ("monitoring", 40),
-    ("review_due", 6),
-    ("review_overdue", 5),
+    ("monitoring", 48),
+    ("review_due", 3),
+    ("review_overdue", 2.5),
     ("missing_education", 2),
     ("s437_notice", 1.5),
     ("attendance_order", 0.5),
@@ -411,6 +411,7 @@ class _Family:
     educator: int = 0
     hours: Decimal = Decimal("20.0")
     fresh: FreshCase | None = None
+    specs: list[_CaseSpec] = field(default_factory=list)  # imported cases, oldest first
 
 
 def _user(username: str, first: str, last: str, roles: list[Role], la: LocalAuthority | None) -> User:
@@ -588,25 +589,33 @@ class _DemoCases:
             place = rng.choice(DEMO_PLACES[self.demo.dfe_code])
         phase = school.phase if school is not None else ""
         family = _Family(plan=plan, place=place, fresh=fresh)
+        family.specs = self._specs(plan) if fresh is None else []
         surname = rng.choice(SURNAMES)
         self._carers(family, surname)
         language = LANGUAGES.get(surname, "") if rng.random() < 0.5 else ""
         confidential = rng.random() < 0.03
-        if plan == "closed_over_age":
-            oldest_age_days = rng.randint(17 * 365 + 100, 17 * 365 + 300)
-        elif phase == _SECONDARY:
-            oldest_age_days = rng.randint(11 * 365 + 30, 15 * 365 + 300)
-        elif phase == _PRIMARY:
-            oldest_age_days = rng.randint(5 * 365 + 30, 10 * 365 + 300)
-        else:
-            oldest_age_days = rng.randint(6 * 365, 16 * 365)
-        for index in range(size):
-            age_days = max(oldest_age_days - index * rng.randint(500, 1400), 5 * 365 + rng.randint(10, 300))
+        for age_days in self._ages(family, phase, size):
             family.children.append(self._child(surname, age_days, language, confidential, fresh))
         family.address, family.previous = self._addresses(family, rng.random() < 0.25)
         family.educator = 0 if len(family.people) == 1 or rng.random() < 0.75 else 1
         family.hours = Decimal(rng.randrange(20, 61)) / 2
         return family
+
+    def _ages(self, family: _Family, phase: str, size: int) -> list[int]:
+        """Siblings' ages in days, youngest first: every child was of school age when first notified,
+        and is still of school age unless the case closed when they left it."""
+        rng = self.rng
+        if family.plan == "closed_over_age":
+            return [rng.randint(17 * 365 + 100, 17 * 365 + 300)]
+        low, high = {_SECONDARY: (11 * 365 + 30, 15 * 365 + 300), _PRIMARY: (5 * 365 + 30, 10 * 365 + 300)}.get(
+            phase, (6 * 365, 15 * 365)
+        )
+        first_received = min((spec.received_on for spec in family.specs), default=self.today)
+        low = max(low, 5 * 365 + 30 + (self.today - first_received).days)
+        ages = [rng.randint(low, max(low, high))]
+        for _ in range(size - 1):
+            ages.append(min(ages[-1] + rng.randint(400, 1400), 16 * 365 + 200))
+        return ages
 
     def _carers(self, family: _Family, surname: str) -> None:
         rng = self.rng
@@ -796,19 +805,19 @@ class _DemoCases:
 
     # -- imported cases -------------------------------------------------------------------------
 
+    def _specs(self, plan: str) -> list[_CaseSpec]:
+        if plan != "returned_then_withdrawn_again":
+            return [self._spec(plan)]
+        earlier = self._spec("closed", received_days=(900, 1300))
+        assert earlier.closure is not None
+        closed_days_ago = (self.today - earlier.closure[2].date()).days
+        later_plan = self.rng.choice(["monitoring", "education_enquiry", "review_due"])
+        return [earlier, self._spec(later_plan, received_days=(60, min(closed_days_ago - 30, 500)))]
+
     def _imported_cases(self, family: _Family) -> None:
-        rng = self.rng
-        if family.plan == "returned_then_withdrawn_again":
-            earlier = self._spec("closed", received_days=(900, 1300))
-            assert earlier.closure is not None
-            closed_days_ago = (self.today - earlier.closure[2].date()).days
-            later_plan = rng.choice(["monitoring", "education_enquiry", "review_due"])
-            specs = [earlier, self._spec(later_plan, received_days=(60, min(closed_days_ago - 30, 500)))]
-        else:
-            specs = [self._spec(family.plan)]
-        officer = rng.choice(self.officers)
+        officer = self.rng.choice(self.officers)
         reason_code = self._reason_code()
-        for spec in specs:
+        for spec in family.specs:
             records = [
                 IntakeRecord(
                     child_id=child.pk,
@@ -848,8 +857,9 @@ class _DemoCases:
         return self.today - timedelta(days=self.rng.randint(low, high))
 
     def _moment(self, day: date) -> datetime:
-        """A time in office hours on ``day``, never later than now."""
+        """A time in office hours on ``day`` (or the next working day), never later than now."""
         rng = self.rng
+        day = add_working_days(day, 0)
         return min(at_local(day, time(rng.randint(9, 15), rng.choice([0, 10, 20, 30, 40, 50]))), self.now)
 
     def _spec(self, plan: str, received_days: tuple[int, int] | None = None) -> _CaseSpec:
@@ -857,7 +867,8 @@ class _DemoCases:
         today = self.today
 
         def received(low: int, high: int) -> date:
-            return self._days_ago(*(received_days or (low, high)))
+            day = self._days_ago(*(received_days or (low, high)))
+            return day if is_working_day(day) else _working_days_before(day, 1)
 
         if plan == "notified":
             return _CaseSpec(State.NOTIFIED, _working_days_before(today, 1), assigned=False, next_action_due=today)

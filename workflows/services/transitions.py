@@ -40,12 +40,28 @@ def transition_names() -> list[str]:
     return sorted({t.name for t in Episode._meta.get_field("state").get_all_transitions(Episode)})  # type: ignore[attr-defined]
 
 
-def _locked(episode_id: int) -> Episode:
-    return (
+def episode_lock(episode_id: int, expected_version: int | None) -> Episode:
+    """Lock the episode row for this transaction; refuse it if someone changed it since the user
+    loaded it (``expected_version``; None for automatic work)."""
+    episode = (
         Episode.objects.select_for_update(of=("self",))
         .select_related("local_authority", "child", "last_changed_by")
         .get(pk=episode_id)
     )
+    if expected_version is not None and episode.version != expected_version:
+        changed_by = episode.last_changed_by.display_name if episode.last_changed_by else SYSTEM.display_name
+        raise StaleVersion(changed_by=changed_by, changed_at=episode.last_changed_at)
+    return episode
+
+
+def episode_touch(episode: Episode, actor: Any, as_of: datetime) -> None:
+    """Record a user's change to a case that is not a transition (so others' stale forms are refused)."""
+    Episode.objects.filter(pk=episode.pk).update(
+        version=episode.version + 1,
+        last_changed_by=None if is_system(actor) else actor,
+        last_changed_at=as_of,
+    )
+    episode.version += 1
 
 
 def episode_transition(
@@ -67,10 +83,7 @@ def episode_transition(
         raise TransitionRefused(f"{transition} is not a transition of a case")
     as_of = as_of or timezone.now()
     with transaction.atomic():
-        episode = _locked(episode_id)
-        if expected_version is not None and episode.version != expected_version:
-            changed_by = episode.last_changed_by.display_name if episode.last_changed_by else SYSTEM.display_name
-            raise StaleVersion(changed_by=changed_by, changed_at=episode.last_changed_at)
+        episode = episode_lock(episode_id, expected_version)
         method = getattr(episode, transition)
         if not can_proceed(method, check_conditions=False):
             raise TransitionRefused(_refusal(episode, transition))

@@ -1,0 +1,354 @@
+"""What officers, the front door and managers do to a case, one service per action.
+
+Each service runs in one transaction, locks the episode and checks the version the user saw
+(``StaleVersion`` names who changed it and when), and writes the escalation changes and messages
+its action implies. Views call these; these call the transitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ehe_register.models import (
+    Address,
+    AddressCheck,
+    AddressKind,
+    CheckMethod,
+    CheckOutcome,
+    School,
+    User,
+)
+from ehe_register.roles import Role
+from notifications.models import Channel
+from notifications.services import message_enqueue
+from workflows.escalation_rules import SAFEGUARDING_RULE_NAMES
+from workflows.models import Activity, ActivityKind, ActivityOutcome, Episode, Review, ReviewOutcome
+from workflows.services.cases import episode_concern_raised
+from workflows.services.escalations import escalation_raise, escalation_resolve
+from workflows.services.intake import episode_risk_check
+from workflows.services.transitions import episode_lock, episode_touch, episode_transition
+from workflows.services.verification import contacts_mark_stale, contacts_verification_refresh
+from workflows.states import State
+
+CASEWORKERS = frozenset({Role.EHE_OFFICER, Role.EHE_MANAGER})
+
+
+def _require(actor: User, episode: Episode, roles: frozenset[Role]) -> None:
+    if actor.local_authority_id != episode.local_authority_id or not (actor.roles & roles):
+        raise PermissionDenied("You cannot do that on this case")
+
+
+def episode_assign(
+    *, episode_id: int, officer: User | None, actor: User, expected_version: int | None, as_of: datetime | None = None
+) -> Episode:
+    """Assign a case to an EHE officer of its LA (or back to the team queue with ``officer=None``).
+
+    Officers may take an unassigned case themselves; EHE managers assign anyone's."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        episode = episode_lock(episode_id, expected_version)
+        is_manager = actor.has_role(Role.EHE_MANAGER) and actor.local_authority_id == episode.local_authority_id
+        self_assign = officer == actor and episode.assigned_officer_id is None
+        if not (is_manager or (self_assign and actor.has_role(Role.EHE_OFFICER))):
+            raise PermissionDenied("Only an EHE manager can assign a case to someone else")
+        if officer is not None and (
+            officer.local_authority_id != episode.local_authority_id or not officer.has_role(Role.EHE_OFFICER)
+        ):
+            raise ValidationError("Choose an EHE officer of this local authority")
+        Episode.objects.filter(pk=episode.pk).update(assigned_officer=officer)
+        episode_touch(episode, actor, as_of)
+        return Episode.objects.get(pk=episode.pk)
+
+
+@dataclass(frozen=True)
+class ActivityInput:
+    kind: str
+    occurred_at: datetime
+    summary: str
+    outcome: str
+    child_seen: bool = False
+    child_seen_alone: bool = False
+    child_views: str = ""
+    safeguarding_concern: bool = False
+
+
+def activity_record(
+    *, episode_id: int, actor: User, expected_version: int | None, data: ActivityInput, as_of: datetime | None = None
+) -> Activity:
+    """Record a call, email, letter, visit, liaison or meeting, and what it means for the case:
+    a parent reached is the first contact; a visit seeing the child at home is the home check; a
+    failed contact makes the details stale; a safeguarding concern goes to the front door at once."""
+    as_of = as_of or timezone.now()
+    if data.child_seen_alone and not data.child_seen:
+        raise ValidationError("A child seen alone must also be recorded as seen")
+    with transaction.atomic():
+        episode = episode_lock(episode_id, expected_version)
+        _require(actor, episode, CASEWORKERS | {Role.CSPA_DUTY_WORKER, Role.CSPA_MANAGER})
+        if not episode.is_active:
+            raise ValidationError("This case is closed. Reopen it before recording work on it")
+        activity = Activity.objects.create(
+            episode=episode,
+            kind=data.kind,
+            occurred_at=data.occurred_at,
+            summary=data.summary,
+            outcome=data.outcome,
+            recorded_by=actor,
+            recorded_at=as_of,
+            child_seen=data.child_seen,
+            child_seen_alone=data.child_seen_alone,
+            child_views=data.child_views,
+            safeguarding_concern=data.safeguarding_concern,
+        )
+        updates: dict[str, Any] = {}
+        if data.outcome == ActivityOutcome.PARENT_REACHED and episode.first_contact_at is None:
+            updates["first_contact_at"] = data.occurred_at
+        if data.kind == ActivityKind.HOME_VISIT and data.child_seen and episode.child_seen_at_home_at is None:
+            updates["child_seen_at_home_at"] = data.occurred_at
+        if updates:
+            Episode.objects.filter(pk=episode.pk).update(**updates)
+        episode_touch(episode, actor, as_of)
+        if "first_contact_at" in updates and (
+            not episode.local_authority.home_check_duty_commenced
+            or episode.child_seen_at_home_at
+            or "child_seen_at_home_at" in updates
+        ):
+            escalation_resolve(episode=episode, rule_name="enquiry_overdue", as_of=as_of, actor=actor)
+        if data.outcome in ActivityOutcome.failed_contact():
+            contacts_mark_stale(episode_id=episode.pk, as_of=as_of, reason=activity.get_outcome_display())
+        if data.safeguarding_concern:
+            episode_concern_raised(
+                episode_id=episode.pk, as_of=as_of, actor=actor, note=f"Concern recorded on {activity}"
+            )
+        return activity
+
+
+@dataclass(frozen=True)
+class AddressInput:
+    line_1: str
+    line_2: str
+    town: str
+    postcode: str
+
+
+def address_check_record(
+    *,
+    episode_id: int,
+    actor: User,
+    expected_version: int | None,
+    method: str,
+    outcome: str,
+    checked_at: datetime,
+    notes: str = "",
+    school: School | None = None,
+    new_address: AddressInput | None = None,
+    as_of: datetime | None = None,
+) -> AddressCheck:
+    """Record who confirmed the child's address and contacts, how, and the outcome. A changed
+    address becomes the current one (the old one is kept as previous). Then re-work verification."""
+    as_of = as_of or timezone.now()
+    if outcome == CheckOutcome.CHANGED and new_address is None:
+        raise ValidationError("Enter the new address")
+    if method == CheckMethod.SCHOOL and school is None:
+        raise ValidationError("Say which school confirmed the details")
+    with transaction.atomic():
+        episode = episode_lock(episode_id, expected_version)
+        _require(actor, episode, CASEWORKERS)
+        current = episode.child.addresses.filter(kind=AddressKind.CURRENT).first()
+        if outcome == CheckOutcome.CHANGED and new_address is not None:
+            if current is not None:
+                Address.objects.filter(pk=current.pk).update(kind=AddressKind.PREVIOUS, valid_to=as_of.date())
+            current = Address.objects.create(
+                local_authority_id=episode.local_authority_id,
+                child=episode.child,
+                kind=AddressKind.CURRENT,
+                line_1=new_address.line_1,
+                line_2=new_address.line_2,
+                town=new_address.town,
+                postcode=new_address.postcode,
+                valid_from=as_of.date(),
+            )
+        if current is None:
+            raise ValidationError("Add the child's address before recording a check")
+        check = AddressCheck.objects.create(
+            address=current,
+            episode=episode,
+            method=method,
+            outcome=outcome,
+            school=school,
+            checked_at=checked_at,
+            checked_by=actor,
+            notes=notes,
+        )
+        episode_touch(episode, actor, as_of)
+        contacts_verification_refresh(episode_id=episode.pk, as_of=as_of, actor=actor)
+        return check
+
+
+def cspa_decide(
+    *,
+    episode_id: int,
+    actor: User,
+    expected_version: int | None,
+    decision: str,
+    reference: str = "",
+    note: str = "",
+    as_of: datetime | None = None,
+) -> Episode:
+    """The front door's decision on a safeguarding review: it resolves every open safeguarding
+    escalation on the case and returns the case to the state it was in (or, for a new case, to the
+    consent decision or address verification), in one transaction."""
+    as_of = as_of or timezone.now()
+    if decision in ("passed_to_social_care", "already_open") and not reference:
+        raise ValidationError("Enter the social care reference")
+    with transaction.atomic():
+        episode = episode_lock(episode_id, expected_version)
+        for rule in SAFEGUARDING_RULE_NAMES:
+            escalation_resolve(
+                episode=episode,
+                rule_name=rule,
+                as_of=as_of,
+                actor=actor,
+                decision=decision,
+                reference=reference,
+                note=note,
+            )
+        episode = episode_transition(
+            episode_id=episode.pk,
+            transition="cspa_decision",
+            actor=actor,
+            expected_version=None,
+            reason=note,
+            as_of=as_of,
+            payload={"decision": decision, "reference": reference},
+        )
+        if episode.state == State.AWAITING_CONSENT:
+            escalation_raise(episode=episode, rule_name="consent_required", as_of=as_of)
+        return episode
+
+
+def consent_decide(
+    *,
+    episode_id: int,
+    actor: User,
+    expected_version: int | None,
+    granted: bool,
+    reasons: str,
+    as_of: datetime | None = None,
+) -> Episode:
+    """The EHE manager's consent decision; resolves ``consent_required`` and tells the school."""
+    as_of = as_of or timezone.now()
+    if not reasons.strip():
+        raise ValidationError("Give the reasons for the decision")
+    with transaction.atomic():
+        episode = episode_transition(
+            episode_id=episode_id,
+            transition="consent_granted" if granted else "consent_refused",
+            actor=actor,
+            expected_version=expected_version,
+            reason=reasons,
+            as_of=as_of,
+        )
+        escalation_resolve(
+            episode=episode,
+            rule_name="consent_required",
+            as_of=as_of,
+            actor=actor,
+            decision="granted" if granted else "refused",
+            note=reasons,
+        )
+        if episode.opened_by_school_id:
+            for school_user in User.objects.filter(schools=episode.opened_by_school_id, is_active=True):
+                for channel in (Channel.IN_APP, Channel.EMAIL):
+                    message_enqueue(
+                        template="emails/consent_decision",
+                        idempotency_key=f"consent:{episode.pk}:{episode.version}:{school_user.pk}:{channel}",
+                        channel=channel,
+                        recipient_user=school_user,
+                        local_authority=episode.local_authority,
+                        payload={"case_reference": episode.reference, "granted": granted},
+                        as_of=as_of,
+                    )
+        return episode
+
+
+def review_record(
+    *,
+    episode_id: int,
+    actor: User,
+    expected_version: int | None,
+    outcome: str,
+    held_on: date,
+    notes: str = "",
+    next_review_on: date | None = None,
+    next_action_due: date | None = None,
+    s437_served_on: date | None = None,
+    s437_served_how: str = "",
+    as_of: datetime | None = None,
+) -> Episode:
+    """An enquiry or review outcome: suitable (monitor, next review by default in the LA's interval),
+    not yet shown (keep going, with a new due date), or unsuitable (a s437 notice served)."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        episode = episode_lock(episode_id, expected_version)
+        due = episode.review_due_on or held_on
+        if outcome == ReviewOutcome.SUITABLE:
+            interval = relativedelta(months=episode.local_authority.review_interval_months)
+            next_review_on = next_review_on or held_on + interval
+            arguments: dict[str, Any] = {"next_review_on": next_review_on}
+            transition = "provision_suitable"
+        elif outcome == ReviewOutcome.NOT_YET_SHOWN:
+            if next_action_due is None:
+                raise ValidationError("Enter when the next step is due")
+            arguments, transition = {"next_action_due": next_action_due}, "not_yet_shown"
+        else:
+            if s437_served_on is None or not s437_served_how:
+                raise ValidationError("Enter when and how the section 437 notice was served")
+            arguments = {"served_on": s437_served_on, "served_how": s437_served_how}
+            transition = "provision_unsuitable"
+        episode = episode_transition(
+            episode_id=episode.pk,
+            transition=transition,
+            actor=actor,
+            expected_version=None,
+            reason=notes,
+            as_of=as_of,
+            **arguments,
+        )
+        Review.objects.create(
+            episode=episode,
+            due_on=due,
+            held_on=held_on,
+            outcome=outcome,
+            next_review_on=next_review_on,
+            notes=notes,
+            recorded_by=actor,
+        )
+        if outcome == ReviewOutcome.SUITABLE:
+            escalation_resolve(episode=episode, rule_name="review_overdue", as_of=as_of, actor=actor)
+        return episode
+
+
+def episode_reopen(
+    *, episode_id: int, actor: User, expected_version: int | None, reason: str, as_of: datetime | None = None
+) -> Episode:
+    """Reopen a case closed in error; the risk check runs again straight away."""
+    as_of = as_of or timezone.now()
+    if not reason.strip():
+        raise ValidationError("Say why the closure was made in error")
+    with transaction.atomic():
+        episode_transition(
+            episode_id=episode_id,
+            transition="reopen",
+            actor=actor,
+            expected_version=expected_version,
+            reason=reason,
+            as_of=as_of,
+        )
+        return episode_risk_check(episode_id=episode_id, as_of=as_of)
