@@ -1,14 +1,32 @@
 """Writing outbound messages. Callers are inside their own transaction: the message commits
-with its cause or not at all. Delivery (``notifications.delivery``) reads the outbox later."""
+with its cause or not at all. Delivery (``notifications.delivery``) reads the outbox later.
+
+The outbox row is the guarantee. After the cause commits, each new email is also handed to a
+Celery worker so that it goes out within seconds rather than at the next beat claim; a broker
+that is down (or slow) only costs that speed-up: the error is logged, never raised, and the beat
+claim delivers the row later.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications.models import Channel, Message
+
+logger = logging.getLogger(__name__)
+
+# While the broker is known to be down, do not make every commit wait for it to refuse again.
+_broker_down_until = 0.0
 
 
 def message_enqueue(
@@ -30,7 +48,7 @@ def message_enqueue(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("message_enqueue must run inside the transaction of the change that causes it")
     now = as_of or timezone.now()
-    message, _ = Message.objects.get_or_create(
+    message, created = Message.objects.get_or_create(
         idempotency_key=idempotency_key,
         defaults={
             "channel": channel,
@@ -43,4 +61,100 @@ def message_enqueue(
             "next_attempt_at": now,
         },
     )
+    if created and message.channel == Channel.EMAIL:
+        _push_after_commit([message.pk])
     return message
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """One message for :func:`messages_enqueue_many` (ids, not model instances)."""
+
+    template: str
+    idempotency_key: str
+    channel: str
+    recipient_user_id: int | None = None
+    recipient_email: str = ""
+    local_authority_id: int | None = None
+    payload: dict[str, Any] | None = None
+
+
+def messages_enqueue_many(*, messages: Sequence[MessageSpec], as_of: datetime) -> list[int]:
+    """Write many messages in one statement, once per idempotency key; returns the ids written.
+
+    The set-based twin of :func:`message_enqueue` for sweeps that raise many escalations at once.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("messages_enqueue_many must run inside the transaction of the change that causes it")
+    if not messages:
+        return []
+    rows = [{**asdict(m), "payload": m.payload or {}} for m in messages]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO notifications_message
+                (channel, recipient_user_id, recipient_email, local_authority_id, template, payload, status,
+                 attempts, next_attempt_at, last_error, created_at, sent_at, read_at, idempotency_key)
+            SELECT m.channel, m.recipient_user_id, m.recipient_email, m.local_authority_id, m.template, m.payload,
+                   'pending', 0, %(as_of)s, '', %(as_of)s, NULL, NULL, m.idempotency_key
+            FROM jsonb_to_recordset(%(rows)s::jsonb) AS m(
+                channel text, recipient_user_id bigint, recipient_email text, local_authority_id bigint,
+                template text, payload jsonb, idempotency_key text)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id, channel
+            """,
+            {"rows": json.dumps(rows), "as_of": as_of},
+        )
+        written = cursor.fetchall()
+    emails = sorted(pk for pk, channel in written if channel == Channel.EMAIL)
+    if emails:
+        _push_after_commit(emails)
+    return sorted(pk for pk, _ in written)
+
+
+def _push_after_commit(message_ids: list[int]) -> None:
+    if getattr(settings, "EHE_MESSAGE_PUSH", True):
+        transaction.on_commit(lambda: messages_push(message_ids))
+
+
+def messages_push(message_ids: Sequence[int]) -> int:
+    """Hand committed messages to a Celery worker. Never raises: the beat claim is the guarantee.
+
+    Returns how many were handed over.
+    """
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        return 0
+    from notifications.tasks import message_deliver  # the task module imports delivery, which imports this one
+
+    pushed = 0
+    for message_id in message_ids:
+        try:
+            message_deliver.apply_async((message_id,), retry=False)
+        except Exception as error:  # any broker failure: connection refused, timeout, auth
+            _broker_down_until = time.monotonic() + getattr(settings, "EHE_BROKER_RETRY_AFTER_SECONDS", 30)
+            logger.warning(
+                "Broker unavailable (%s): %d message(s) left for the outbox beat claim",
+                error.__class__.__name__,
+                len(message_ids) - pushed,
+            )
+            return pushed
+        pushed += 1
+    return pushed
+
+
+def broker_state_reset() -> None:
+    """Forget that the broker was down (tests, and a worker that has just reconnected)."""
+    global _broker_down_until
+    _broker_down_until = 0.0
+
+
+def in_app_unread_count(*, user: Any) -> int:
+    return Message.objects.filter(recipient_user=user, channel=Channel.IN_APP, read_at__isnull=True).count()
+
+
+def in_app_mark_read(*, user: Any, as_of: datetime | None = None) -> int:
+    """Mark every unread in-app notification of ``user`` as read; returns how many."""
+    return Message.objects.filter(recipient_user=user, channel=Channel.IN_APP, read_at__isnull=True).update(
+        read_at=as_of or timezone.now()
+    )

@@ -64,7 +64,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def roles(self, create: bool, extracted: list[Role] | None, **kwargs: Any) -> None:
         if create and extracted:
-            self.groups.add(*Group.objects.filter(name__in=[r.value for r in extracted]))
+            # get_or_create: transactional tests flush the groups the migration made.
+            self.groups.add(*[Group.objects.get_or_create(name=r.value)[0] for r in extracted])
 
     @factory.post_generation
     def schools(self, create: bool, extracted: list[School] | None, **kwargs: Any) -> None:

@@ -573,8 +573,11 @@ class _DemoCases:
         plans, weights = zip(*IMPORT_PLANS, strict=True)
         count = sum(len(f.children) for f in families)
         while count < self.demo.children:
+            plan = rng.choices(plans, weights=weights)[0]
             size = min(rng.choices([1, 2, 3], weights=[78, 17, 5])[0], self.demo.children - count)
-            families.append(self._family(rng.choices(plans, weights=weights)[0], size=size))
+            if plan == "closed_over_age":  # younger siblings would still be of school age
+                size = 1
+            families.append(self._family(plan, size=size))
             count += size
         return families
 

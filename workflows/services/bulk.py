@@ -27,11 +27,13 @@ def _machine(transition: str) -> tuple[list[str], str]:
     """(source states, target) of a transition with a fixed target, read from the machine."""
     sources: list[str] = []
     target = None
+    conditions = []
     for t in Episode._meta.get_field("state").get_all_transitions(Episode):  # type: ignore[attr-defined]
         if t.name == transition:
             sources.append(str(t.source))
             target = t.target
-    if target is None or isinstance(target, ComputedTarget) or t.conditions:
+            conditions += t.conditions
+    if target is None or isinstance(target, ComputedTarget) or conditions:
         raise ValueError(f"{transition} cannot run in bulk")
     return sources, str(target)
 

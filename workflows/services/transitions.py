@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from ehe_register.models import User
 from workflows.actors import SYSTEM, actor_name, is_system
 from workflows.models import Episode, TransitionLog
 
@@ -43,13 +44,14 @@ def transition_names() -> list[str]:
 def episode_lock(episode_id: int, expected_version: int | None) -> Episode:
     """Lock the episode row for this transaction; refuse it if someone changed it since the user
     loaded it (``expected_version``; None for automatic work)."""
+    # Only the episode row is locked; the user who last changed it is read after the lock, since a
+    # joined row would be the one seen before waiting for the lock (PostgreSQL re-reads only the locked row).
     episode = (
-        Episode.objects.select_for_update(of=("self",))
-        .select_related("local_authority", "child", "last_changed_by")
-        .get(pk=episode_id)
+        Episode.objects.select_for_update(of=("self",)).select_related("local_authority", "child").get(pk=episode_id)
     )
     if expected_version is not None and episode.version != expected_version:
-        changed_by = episode.last_changed_by.display_name if episode.last_changed_by else SYSTEM.display_name
+        changer = User.objects.filter(pk=episode.last_changed_by_id).first()
+        changed_by = changer.display_name if changer else SYSTEM.display_name
         raise StaleVersion(changed_by=changed_by, changed_at=episode.last_changed_at)
     return episode
 

@@ -1,0 +1,172 @@
+"""A school user sends a notification in a real browser, and every portal page passes axe-core."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from ehe_register.models import LocalAuthority, OffRollNotification, User
+from ehe_register.roles import Role
+from tests.factories import TEST_PASSWORD, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def sign_in(page: Any, base_url: str, user: User, path: str) -> None:
+    page.goto(f"{base_url}{path}")
+    page.get_by_label(re.compile(r"^user ?name$", re.IGNORECASE)).fill(user.username)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}{path}")
+
+
+def fill_date(scope: Any, question: str, value: date) -> None:
+    group = scope.get_by_role("group", name=question, exact=True)
+    group.get_by_label("Day").fill(str(value.day))
+    group.get_by_label("Month").fill(str(value.month))
+    group.get_by_label("Year").fill(str(value.year))
+
+
+def choose(scope: Any, question: str, answer: str) -> None:
+    scope.get_by_role("group", name=question, exact=True).get_by_role("radio", name=answer, exact=True).check()
+
+
+def fill_parent(page: Any, number: int, first: str, last: str, relationship: str, phone: str) -> None:
+    parent = page.get_by_role("group", name=re.compile(rf"^Parent or carer {number}"))
+    parent.get_by_label("First name", exact=True).fill(first)
+    parent.get_by_label("Last name", exact=True).fill(last)
+    parent.get_by_label("Relationship to the child").select_option(label=relationship)
+    choose(parent, "Does this person have parental responsibility?", "Yes")
+    choose(parent, "Does the child normally live with this person?", "Yes")
+    parent.get_by_label("Emergency phone number").fill(phone)
+
+
+def fill_the_form_with_two_mistakes(page: Any, today: date) -> None:
+    """Everything a school would say, except a wrong postcode and a concern without its details."""
+    page.get_by_label("Legal first name", exact=True).fill("Ada")
+    page.get_by_label("Legal middle names (optional)").fill("Augusta")
+    page.get_by_label("Legal last name", exact=True).fill("Lovelace")
+    fill_date(page, "Date of birth", date(today.year - 11, 12, 10))
+    choose(page, "Sex", "Female")
+    page.get_by_label("Unique pupil number (UPN) (optional)").fill("H801200001001")
+    page.get_by_label("Year group (optional)").select_option(label="Year 6")
+
+    page.get_by_label("Address line 1", exact=True).fill("1 High Street")
+    page.get_by_label("Town or city").fill("Guildford")
+    page.get_by_label("Postcode").fill("not a postcode")
+
+    fill_parent(page, 1, "Anne", "Lovelace", "Mother", "07700 900 982")
+    fill_parent(page, 2, "Bill", "Lovelace", "Father", "07700 900 983")
+
+    fill_date(page, "Date the parent's written notice was received", today - timedelta(days=1))
+    choose(page, "Has the pupil already been removed from the admission register?", "removed")
+    fill_date(page, "Date removed from roll", today)
+    page.get_by_label("Yes, I confirm").check()
+    page.get_by_label("What reason did the parent give?").select_option(label="Philosophical or preferential")
+
+    choose(page, "Does the child have special educational needs?", "SEN support")
+    choose(page, "Is the child known to children's social care?", "Not known to social care")
+    choose(page, "Is this a special school place arranged by the local authority?", "No")
+    choose(page, "Is a school attendance order in force?", "No")
+    choose(page, "Are there any safeguarding concerns?", "Yes")
+
+
+def fill_the_safeguarding_details(page: Any, today: date) -> None:
+    page.get_by_label("What is the nature of the concern?").fill("The child has said they are scared to go home.")
+    fill_date(page, "When was the concern last raised?", today - timedelta(days=2))
+    referred = page.get_by_role("group", name=re.compile("^Has the concern been referred"))
+    referred.get_by_role("radio", name="Yes", exact=True).check()
+    fill_date(page, "Date it was referred", today - timedelta(days=1))
+    page.get_by_label("Referral reference").fill("CSPA-4821")
+    page.get_by_label("Designated safeguarding lead's name").fill("Sam Jones")
+    page.get_by_label("Designated safeguarding lead's direct phone number").fill("01632 960 001")
+
+
+def send_a_notification(page: Any, base_url: str, user: User, at: Callable[[str], None]) -> str:
+    """The whole journey; ``at(name)`` is called on each page. Returns the reference shown."""
+    today = date.today()
+    sign_in(page, base_url, user, "/school/notify/")
+    at("form")
+
+    fill_the_form_with_two_mistakes(page, today)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_load_state()
+    assert page.title().startswith("Error: ")
+    summary = page.locator(".govuk-error-summary")
+    assert summary.get_by_role("heading", name="There is a problem").is_visible()
+    assert summary.get_by_role("link").all_inner_texts() == [
+        "Enter a real postcode, like SW1A 1AA",
+        "Describe the nature of the concern",
+        "Enter the date the concern was last raised",
+        "Select yes if the concern has been referred",
+        "Enter the designated safeguarding lead's name",
+        "Enter the designated safeguarding lead's direct phone number",
+    ]
+    assert page.locator("#id_postcode_error").inner_text() == "Error: Enter a real postcode, like SW1A 1AA"
+    assert page.locator("#id_concern_nature_error").inner_text() == "Error: Describe the nature of the concern"
+    # What was typed is still there, and the summary's links take the user to the field.
+    assert page.get_by_label("Legal first name", exact=True).input_value() == "Ada"
+    summary.get_by_role("link", name="Enter a real postcode, like SW1A 1AA").click()
+    assert page.evaluate("document.activeElement.id") == "id_postcode"
+    at("form with errors")
+
+    page.get_by_label("Postcode").fill("gu1 1aa")
+    fill_the_safeguarding_details(page, today)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(f"{base_url}/school/notify/check-your-answers/")
+    assert page.get_by_role("heading", name="Check your answers before sending the notification").is_visible()
+    assert page.get_by_text("GU1 1AA").is_visible()
+    at("check answers")
+
+    page.get_by_role("button", name="Send notification").click()
+    page.wait_for_url(re.compile(r"/school/notifications/EHE-\d{3}-\d{6}/confirmation/$"))
+    assert page.get_by_role("heading", name="Notification sent").is_visible()
+    reference = page.locator(".govuk-panel__body strong").inner_text()
+    at("confirmation")
+
+    page.get_by_role("link", name="Your notifications").click()
+    page.wait_for_url(f"{base_url}/school/notifications/")
+    assert page.get_by_role("cell", name="Ada Lovelace").is_visible()
+    at("list")
+
+    page.get_by_role("link", name=reference).click()
+    page.wait_for_url(f"{base_url}/school/notifications/{reference}/")
+    assert page.get_by_role("heading", name=f"Notification {reference}").is_visible()
+    at("detail")
+    return reference
+
+
+def test_a_school_user_sends_a_notification(page: Any, live_server: Any, la: LocalAuthority) -> None:
+    user = make_user(Role.SCHOOL_USER, la)
+    blocked: list[str] = []
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+
+    reference = send_a_notification(page, live_server.url, user, at=lambda name: None)
+
+    assert re.fullmatch(r"EHE-936-\d{6}", reference)
+    notification = OffRollNotification.objects.get(reference=reference)
+    assert notification.submitted_by == user
+    assert notification.postcode == "GU1 1AA"
+    assert notification.upn == "H801200001001"
+    assert notification.safeguarding_concerns is True
+    assert notification.episode is not None
+    assert notification.snapshot["referral_reference"] == ["CSPA-4821"]
+    assert blocked == []  # the pages work under the service's own Content Security Policy
+
+
+def test_every_portal_page_passes_axe(
+    axe_page: Any, live_server: Any, la: LocalAuthority, axe_violations: Callable[[Any], str]
+) -> None:
+    user = make_user(Role.SCHOOL_USER, la)
+    found: dict[str, str] = {}
+
+    def check(name: str) -> None:
+        if violations := axe_violations(axe_page):
+            found[name] = violations
+
+    send_a_notification(axe_page, live_server.url, user, at=check)
+    assert found == {}, "\n".join(f"{name}:\n{violations}" for name, violations in found.items())
