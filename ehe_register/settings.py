@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ehe_register.context_processors.service",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     }
@@ -226,6 +227,19 @@ else:
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ehe-register@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Escalation sweeps and the outbox (workflows.sweeps, notifications.delivery).
+EHE_SWEEP_MINUTES = env.int("EHE_SWEEP_MINUTES", default=15)
+EHE_MESSAGE_PUSH = env.bool("EHE_MESSAGE_PUSH", default=True)  # hand new emails to a worker on commit
+EHE_BROKER_RETRY_AFTER_SECONDS = env.int("EHE_BROKER_RETRY_AFTER_SECONDS", default=30)
+EHE_DELIVERY_LEASE_SECONDS = env.int("EHE_DELIVERY_LEASE_SECONDS", default=300)
+EHE_DELIVERY_BACKOFF_SECONDS = env.int("EHE_DELIVERY_BACKOFF_SECONDS", default=60)
+EHE_DELIVERY_BACKOFF_MAX_SECONDS = env.int("EHE_DELIVERY_BACKOFF_MAX_SECONDS", default=6 * 3600)
+EHE_DELIVERY_MAX_ATTEMPTS = env.int("EHE_DELIVERY_MAX_ATTEMPTS", default=8)
+EHE_DELIVERY_BATCH = env.int("EHE_DELIVERY_BATCH", default=100)
+EHE_DELIVERY_BATCHES_PER_RUN = env.int("EHE_DELIVERY_BATCHES_PER_RUN", default=20)
+# Tests only: the point at which notifications.delivery ends the worker process. Never in production.
+EHE_TEST_CRASH_POINT = "" if PRODUCTION else env.str("EHE_TEST_CRASH_POINT", default="")
 
 EHE_SERVICE_NAME = env.str("EHE_SERVICE_NAME", default="Elective home education register")
 EHE_PHASE = env.str("EHE_PHASE", default="beta")

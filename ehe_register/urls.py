@@ -24,5 +24,6 @@ urlpatterns = [
     path("privacy/", core.privacy, name="privacy"),
     path("accounts/", include("ehe_register.accounts.urls")),
     path("school/", include("ehe_register.urls_schools")),
+    path("cases/", include("workflows.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -163,27 +163,35 @@ def _link() -> str:
     return f"{settings.EHE_BASE_URL.rstrip('/')}{reverse('notifications:list')}"
 
 
-def message_render(message: Message) -> EmailMultiAlternatives:
-    """The email for ``message``: subject, plain text and HTML from ``templates/emails/``.
-
-    The context is the payload (references only), the LA's team contact details and a link to
-    the service; templates never reach a child's record.
-    """
+def message_context(message: Message) -> dict[str, Any]:
+    """What the templates see: the payload (references only), the LA's team contact details and
+    a link to the service; never a child's record."""
     la = message.local_authority
-    context: dict[str, Any] = {
+    due = message.payload.get("due_at")
+    return {
         **message.payload,
+        "due": timezone.localtime(datetime.fromisoformat(due)) if isinstance(due, str) else None,
         "service_name": settings.EHE_SERVICE_NAME,
         "council_name": la.header_name if la else "",
         "team_email": la.ehe_team_email if la else "",
         "team_phone": la.ehe_team_phone if la else "",
         "link": _link(),
     }
-    subject = " ".join(render_to_string(f"{message.template}_subject.txt", context).split())
+
+
+def message_subject(message: Message) -> str:
+    """The one-line subject (also the headline of an in-app notification)."""
+    return " ".join(render_to_string(f"{message.template}_subject.txt", message_context(message)).split())
+
+
+def message_render(message: Message) -> EmailMultiAlternatives:
+    """The email for ``message``: subject, plain text and HTML from ``templates/emails/``."""
+    context = message_context(message)
     text = render_to_string(f"{message.template}.txt", context)
     html = render_to_string(f"{message.template}.html", context)
     to = message.recipient_email or (message.recipient_user.email if message.recipient_user else "")
     email = EmailMultiAlternatives(
-        subject=subject,
+        subject=message_subject(message),
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],

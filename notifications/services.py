@@ -158,3 +158,8 @@ def in_app_mark_read(*, user: Any, as_of: datetime | None = None) -> int:
     return Message.objects.filter(recipient_user=user, channel=Channel.IN_APP, read_at__isnull=True).update(
         read_at=as_of or timezone.now()
     )
+
+
+def in_app_messages_for(*, user: Any) -> Any:
+    """The user's own in-app notifications, newest first (the only messages a user ever sees)."""
+    return Message.objects.filter(recipient_user=user, channel=Channel.IN_APP).select_related("local_authority")

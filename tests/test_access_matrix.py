@@ -62,6 +62,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "schools:notification_list": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=OK),
     "schools:notification_detail": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=NOT_FOUND),
     "schools:confirmation": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=NOT_FOUND),
+    # --- casework: queues, case page, assignment, absence, new case, merge ---
+    # --- casework: recording work and decisions ---
 }
 
 

@@ -243,9 +243,7 @@ class NotificationForm(forms.Form):
         too_long_message=UPN_LENGTH_MESSAGE,
         required=False,
         help_text="13 characters, for example H801200001001",
-        widget=forms.TextInput(
-            attrs={"autocomplete": "off", "spellcheck": "false", "class": "govuk-input--width-20"}
-        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "class": "govuk-input--width-20"}),
     )
     year_group = _choice(
         "Year group (optional)", YEAR_GROUPS, "Select the child's year group", widget=forms.Select, required=False
@@ -450,9 +448,9 @@ class NotificationForm(forms.Form):
         default_la = self._schools[0].local_authority if self._schools else None
         if default_la is not None:
             self.fields["residence_la"].initial = default_la.pk
-            self.fields["referred_to_front_door"].label = (
-                f"Has the concern been referred to {default_la.front_door_name} or children's social care?"
-            )
+            self.fields[
+                "referred_to_front_door"
+            ].label = f"Has the concern been referred to {default_la.front_door_name} or children's social care?"
 
     # ------------------------------------------------------------------------------------------
     # Facts the templates and the view need
@@ -536,7 +534,8 @@ class NotificationForm(forms.Form):
     # Rules across fields
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         self._clean_parent_2()
         self._clean_leaving_school(data)
         self._clean_safeguarding(data)
@@ -667,7 +666,7 @@ class NotificationForm(forms.Form):
         for name, field in self.fields.items():
             widget = field.widget
             if isinstance(widget, forms.MultiWidget):
-                keys.update(f"{name}{suffix}" for suffix in widget.widgets_names)
+                keys.update(f"{name}{suffix}" for suffix in widget.widgets_names)  # type: ignore[attr-defined]
             else:
                 keys.add(name)
         return keys

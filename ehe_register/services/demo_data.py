@@ -21,6 +21,7 @@ in a later state, and ``episode_transition`` for closures and front-door decisio
 
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
@@ -362,6 +364,8 @@ FRESH_CASES: dict[str, list[FreshCase]] = {
     ],
 }
 
+EARLIER_CASE_WORKING_DAYS_AGO = 420  # the earlier case of the child whose case closed with concerns
+
 CONCERNS = [
     "Pupil has disclosed that an older sibling hits them; last raised with the DSL three weeks ago.",
     "Pupil often arrives hungry and in unwashed clothes; attendance 61% this term; home visits not answered.",
@@ -395,7 +399,7 @@ class _CaseSpec:
     s437_served_on: date | None = None
     s437_served_how: str = ""
     attendance_order_served_on: date | None = None
-    closure: tuple[str, str, datetime] | None = None  # (reason, text, when), closed after the import
+    closure: tuple[str, str, datetime] | None = None  # (reason, text, when) of a case that enters closed
     escalation: tuple[str, datetime] | None = None  # (rule, raised at)
 
 
@@ -420,10 +424,17 @@ def _user(username: str, first: str, last: str, roles: list[Role], la: LocalAuth
         defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org", "local_authority": la},
     )
     if created:
-        user.set_password(DEMO_PASSWORD)
+        user.password = _demo_password_hash()
         user.save(update_fields=["password"])
     user.groups.add(*Group.objects.filter(name__in=[r.value for r in roles]))
     return user
+
+
+@functools.cache
+def _demo_password_hash() -> str:
+    """Hashed once per process: hashing is deliberately slow, and every demo account shares the
+    published password anyway."""
+    return make_password(DEMO_PASSWORD)
 
 
 @transaction.atomic
@@ -524,7 +535,8 @@ class _DemoCases:
         self.front_door = staff[f"{slug}.cspa"]
         users = {u.username: u for u in User.objects.filter(username__in=[name for name, *_ in DEMO_SCHOOL_USERS])}
         self.school_users = {urn: users[name] for name, _, _, urns in DEMO_SCHOOL_USERS for urn in urns}
-        # Ofcom drama numbers, split between the LAs so no two demo parents share a mobile.
+        # Ofcom drama numbers, split between the LAs so no two demo parents share a number; 960000-960099
+        # are the schools' safeguarding leads and 960100-960299 the LAs' own lines.
         mobiles = range(900000, 900700) if demo.dfe_code == "936" else range(900700, 901000)
         landlines = (
             range(960400, 960900) if demo.dfe_code == "936" else [*range(960300, 960400), *range(960900, 961000)]
@@ -533,7 +545,7 @@ class _DemoCases:
         self.landlines = iter(self.rng.sample(list(landlines), len(landlines)))
         self.upns: set[str] = set()
         self.nhs_numbers: set[str] = set()
-        self.notification_count = 0
+        self.notifications: list[OffRollNotification] = []
         self.checks: list[AddressCheck] = []
         self.episode_facts: list[Episode] = []
         self.closures: list[Episode] = []
@@ -563,6 +575,10 @@ class _DemoCases:
             ],
         )
         Episode.objects.bulk_update(self.closures, ["closure_reason", "closure_text", "closed_at"])
+        self.notifications.sort(key=lambda n: n.submitted_at)
+        for number, notification in enumerate(self.notifications, start=1):  # numbered in order of receipt
+            notification.reference = f"DEMO-{self.demo.dfe_code}-{number:04d}"
+        OffRollNotification.objects.bulk_create(self.notifications)
         AddressCheck.objects.bulk_create(self.checks)
         self._absences()
 
@@ -595,7 +611,7 @@ class _DemoCases:
         family.specs = self._specs(plan) if fresh is None else []
         surname = rng.choice(SURNAMES)
         self._carers(family, surname)
-        language = LANGUAGES.get(surname, "") if rng.random() < 0.5 else ""
+        language = LANGUAGES.get(surname, "") if rng.random() < 0.3 else ""
         confidential = rng.random() < 0.03
         for age_days in self._ages(family, phase, size):
             family.children.append(self._child(surname, age_days, language, confidential, fresh))
@@ -614,6 +630,8 @@ class _DemoCases:
             phase, (6 * 365, 15 * 365)
         )
         first_received = min((spec.received_on for spec in family.specs), default=self.today)
+        if family.fresh is not None and family.fresh.history == "closed_with_concerns":
+            first_received = _working_days_before(self.today, EARLIER_CASE_WORKING_DAYS_AGO)
         low = max(low, 5 * 365 + 30 + (self.today - first_received).days)
         ages = [rng.randint(low, max(low, high))]
         for _ in range(size - 1):
@@ -961,7 +979,7 @@ class _DemoCases:
             closed_on = spec.received_on + timedelta(days=rng.randint(60, min(400, age - 30)))
             if plan == "closed_over_age":
                 closed_on = self._days_ago(120, 200)
-                reason, text = ClosureReason.OVER_SCHOOL_AGE, "Reached the end of compulsory school age in June"
+                reason, text = ClosureReason.OVER_SCHOOL_AGE, "Past compulsory school age; no further action"
             else:
                 reason, text = rng.choices(
                     [
@@ -1085,7 +1103,7 @@ class _DemoCases:
         """About 20 months ago the school ticked a concern when the parents asked to withdraw; the
         front door offered early help, the LA refused consent, and the child stayed at school.
         That case closed with concerns, so the new notification goes to the front door first."""
-        received_on = _working_days_before(self.today, 420)
+        received_on = _working_days_before(self.today, EARLIER_CASE_WORKING_DAYS_AGO)
         as_of = self._moment(received_on)
         earlier = FreshCase(school.urn, 0, concern=True, special_school_placed_by_la=case.special_school_placed_by_la)
         episode = self._notify(family, school, received_on, as_of, earlier)
@@ -1142,7 +1160,6 @@ class _DemoCases:
         rng = self.rng
         child = family.children[0]
         address = self.current_address[child.pk]
-        self.notification_count += 1
         notice_on = received_on - timedelta(days=rng.randint(0, 3))
         waiting = case.special_school_placed_by_la
         parents = [
@@ -1189,28 +1206,29 @@ class _DemoCases:
                 "referred_to_front_door": True,
                 "front_door_reference": f"REF-{rng.randint(100000, 999999)}",
                 "dsl_name": f"{rng.choice(WOMEN + MEN)} {rng.choice(SURNAMES)}",
-                "dsl_phone": f"01632 960{rng.randint(300, 399)}",
+                "dsl_phone": f"01632 960{rng.randint(0, 99):03d}",
             }
-        OffRollNotification.objects.create(
-            reference=f"DEMO-{self.demo.dfe_code}-{self.notification_count:04d}",
-            school=school,
-            submitted_by=self.school_users[school.urn],
-            submitted_at=as_of,
-            snapshot=snapshot,
-            residence_la=self.la,
-            routing=Routing.THIS_DEPLOYMENT,
-            child=child,
-            episode=episode,
-            legal_first_name=child.legal_first_name,
-            legal_last_name=child.legal_last_name,
-            date_of_birth=child.date_of_birth,
-            upn=child.upn,
-            postcode=address.postcode,
-            notice_received_on=notice_on,
-            removed_from_roll_on=None if waiting else received_on,
-            removal_status=RemovalStatus.WAITING if waiting else RemovalStatus.REMOVED,
-            reason_code=episode.reason_code,
-            safeguarding_concerns=case.concern,
+        self.notifications.append(
+            OffRollNotification(
+                school=school,
+                submitted_by=self.school_users[school.urn],
+                submitted_at=as_of,
+                snapshot=snapshot,
+                residence_la=self.la,
+                routing=Routing.THIS_DEPLOYMENT,
+                child=child,
+                episode=episode,
+                legal_first_name=child.legal_first_name,
+                legal_last_name=child.legal_last_name,
+                date_of_birth=child.date_of_birth,
+                upn=child.upn,
+                postcode=address.postcode,
+                notice_received_on=notice_on,
+                removed_from_roll_on=None if waiting else received_on,
+                removal_status=RemovalStatus.WAITING if waiting else RemovalStatus.REMOVED,
+                reason_code=episode.reason_code,
+                safeguarding_concerns=case.concern,
+            )
         )
 
     # -- staff ----------------------------------------------------------------------------------

@@ -216,15 +216,7 @@ def _find_or_create_child(data: NotificationInput, la: LocalAuthority) -> tuple[
         social_care_status=data.social_care_status,
         social_worker_email=data.social_worker_email,
     )
-    Address.objects.create(
-        local_authority=la,
-        child=child,
-        kind=AddressKind.CURRENT,
-        line_1=data.address_line_1,
-        line_2=data.address_line_2,
-        town=data.address_town,
-        postcode=data.postcode,
-    )
+    _address_from(data, child, AddressKind.CURRENT)
     for parent in data.parents:
         person = Person.objects.create(
             local_authority=la,
@@ -259,15 +251,19 @@ def _update_known_child(child: Child, data: NotificationInput) -> None:
         child.save(update_fields=[*changed, "updated_at"])
     current = child.addresses.filter(kind=AddressKind.CURRENT).first()
     if current is None or (current.postcode, current.line_1.lower()) != (data.postcode, data.address_line_1.lower()):
-        Address.objects.create(
-            local_authority_id=child.local_authority_id,
-            child=child,
-            kind=AddressKind.CURRENT if current is None else AddressKind.ADDITIONAL,
-            line_1=data.address_line_1,
-            line_2=data.address_line_2,
-            town=data.address_town,
-            postcode=data.postcode,
-        )
+        _address_from(data, child, AddressKind.CURRENT if current is None else AddressKind.ADDITIONAL)
+
+
+def _address_from(data: NotificationInput, child: Child, kind: AddressKind) -> Address:
+    return Address.objects.create(
+        local_authority_id=child.local_authority_id,
+        child=child,
+        kind=kind,
+        line_1=data.address_line_1,
+        line_2=data.address_line_2,
+        town=data.address_town,
+        postcode=data.postcode,
+    )
 
 
 def _find_or_open_episode(data: NotificationInput, child: Child, as_of: datetime) -> Episode:

@@ -170,7 +170,7 @@ def _display(form: forms.Form, name: str) -> list[str]:
     if isinstance(field, forms.ModelChoiceField) and not isinstance(value, str):
         return [field.label_from_instance(value)]
     if isinstance(field, forms.ChoiceField) and not isinstance(field, forms.TypedChoiceField):
-        labels = {str(key): str(label) for key, label in field.choices}  # type: ignore[misc]
+        labels = {str(key): str(label) for key, label in field.choices}  # type: ignore[misc,union-attr]
         return [labels.get(str(value), str(value))]
     return str(value).splitlines() or [NOT_GIVEN]
 

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 def sign_in(page: Any, base_url: str, user: User, path: str) -> None:
     page.goto(f"{base_url}{path}")
     page.get_by_label(re.compile(r"^user ?name$", re.IGNORECASE)).fill(user.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base_url}{path}")
 
@@ -63,7 +63,11 @@ def fill_the_form_with_two_mistakes(page: Any, today: date) -> None:
     fill_parent(page, 2, "Bill", "Lovelace", "Father", "07700 900 983")
 
     fill_date(page, "Date the parent's written notice was received", today - timedelta(days=1))
-    choose(page, "Has the pupil already been removed from the admission register?", "removed")
+    choose(
+        page,
+        "Has the pupil already been removed from the admission register?",
+        "The pupil has been removed from the admission register",
+    )
     fill_date(page, "Date removed from roll", today)
     page.get_by_label("Yes, I confirm").check()
     page.get_by_label("What reason did the parent give?").select_option(label="Philosophical or preferential")
@@ -143,7 +147,9 @@ def send_a_notification(page: Any, base_url: str, user: User, at: Callable[[str]
 def test_a_school_user_sends_a_notification(page: Any, live_server: Any, la: LocalAuthority) -> None:
     user = make_user(Role.SCHOOL_USER, la)
     blocked: list[str] = []
-    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
 
     reference = send_a_notification(page, live_server.url, user, at=lambda name: None)
 

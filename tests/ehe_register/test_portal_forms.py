@@ -254,7 +254,11 @@ def test_a_second_parent_left_blank_is_not_sent(la: LocalAuthority, school: Scho
         ("date_of_birth", "Date of birth must be today or in the past", {}),
         ("notice_received_on", "The date the notice was received must be today or in the past", {}),
         ("removed_from_roll_on", "The date removed from roll must be today or in the past", {}),
-        ("concern_last_raised_on", "The date the concern was last raised must be today or in the past", SAFEGUARDING_YES),
+        (
+            "concern_last_raised_on",
+            "The date the concern was last raised must be today or in the past",
+            SAFEGUARDING_YES,
+        ),
         ("referred_on", "The date it was referred must be today or in the past", SAFEGUARDING_YES),
     ],
 )
@@ -381,9 +385,7 @@ def test_a_concern_needs_the_whole_safeguarding_section(la: LocalAuthority, scho
 
 
 def test_a_referral_needs_its_date_and_reference(la: LocalAuthority, school: School) -> None:
-    data = valid_data(
-        la, **{**SAFEGUARDING_YES, **_date("referred_on", "", "", ""), "referral_reference": ""}
-    )
+    data = valid_data(la, **{**SAFEGUARDING_YES, **_date("referred_on", "", "", ""), "referral_reference": ""})
     assert errors_of(data, school) == {
         "referred_on": ["Enter the date the concern was referred"],
         "referral_reference": ["Enter the referral reference"],
@@ -594,9 +596,7 @@ def test_every_text_box_is_in_the_hostile_input_test() -> None:
     assert set(TEXT_KEYS) | set(CHOICE_KEYS) <= form.data_keys()
     covered = {_field_of(key) for key in TEXT_KEYS}
     text_fields = {
-        name
-        for name, field in form.fields.items()
-        if not hasattr(field, "choices") and name != "ground_confirmed"
+        name for name, field in form.fields.items() if not hasattr(field, "choices") and name != "ground_confirmed"
     }
     assert text_fields <= covered
 

@@ -127,7 +127,8 @@ def test_a_user_of_several_schools_chooses_among_their_own(la: LocalAuthority) -
     client.force_login(user)
     html = client.get(reverse("schools:notify")).content.decode()
     assert "Which school is this notification from?" in html
-    assert mine.name in html and also_mine.name in html
+    assert mine.name in html
+    assert also_mine.name in html
     assert not_mine.name not in html
 
 
@@ -281,7 +282,8 @@ def test_a_school_sees_only_its_own_notifications(la: LocalAuthority, school_use
 
     listing = client.get(reverse("schools:notification_list")).content.decode()
     assert mine.reference in listing
-    assert theirs.reference not in listing and "Zebedee" not in listing
+    assert theirs.reference not in listing
+    assert "Zebedee" not in listing
     assert "3 March 2026" in listing
 
     assert client.get(reverse("schools:notification_detail", args=[mine.reference])).status_code == 200
@@ -330,7 +332,9 @@ def _consent_granted(la: LocalAuthority) -> Episode:
     ],
 )
 def test_statuses(client_for: Client, school_user: User, la: LocalAuthority, make: Any, status: str) -> None:
-    notification = notification_for(school_user.schools.get(), school_user, reference="EHE-936-000010", episode=make(la))
+    notification = notification_for(
+        school_user.schools.get(), school_user, reference="EHE-936-000010", episode=make(la)
+    )
     escaped = escape(status)
     listing = client_for.get(reverse("schools:notification_list")).content.decode()
     assert f'<td class="govuk-table__cell">{escaped}</td>' in listing

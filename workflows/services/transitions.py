@@ -50,7 +50,7 @@ def episode_lock(episode_id: int, expected_version: int | None) -> Episode:
         Episode.objects.select_for_update(of=("self",)).select_related("local_authority", "child").get(pk=episode_id)
     )
     if expected_version is not None and episode.version != expected_version:
-        changer = User.objects.filter(pk=episode.last_changed_by_id).first()
+        changer = User.objects.filter(pk=episode.last_changed_by_id).first() if episode.last_changed_by_id else None
         changed_by = changer.display_name if changer else SYSTEM.display_name
         raise StaleVersion(changed_by=changed_by, changed_at=episode.last_changed_at)
     return episode
