@@ -23,6 +23,7 @@ urlpatterns = [
     path("accessibility/", core.accessibility, name="accessibility"),
     path("privacy/", core.privacy, name="privacy"),
     path("accounts/", include("ehe_register.accounts.urls")),
+    path("notifications/", include("notifications.urls")),
     path("school/", include("ehe_register.urls_schools")),
     path("cases/", include("workflows.urls")),
     path("admin/", admin.site.urls),

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from ehe_register.views import schools
+from ehe_register.views import school_requests, schools
 
 app_name = "schools"
 
@@ -15,4 +15,6 @@ urlpatterns = [
     path("notifications/", schools.notification_list, name="notification_list"),
     re_path(rf"^notifications/{REFERENCE}/$", schools.notification_detail, name="notification_detail"),
     re_path(rf"^notifications/{REFERENCE}/confirmation/$", schools.confirmation, name="confirmation"),
+    path("requests/", school_requests.request_list, name="request_list"),
+    path("requests/<int:pk>/", school_requests.request_answer, name="request_answer"),
 ]

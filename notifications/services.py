@@ -39,11 +39,13 @@ def message_enqueue(
     local_authority: Any = None,
     payload: dict[str, Any] | None = None,
     as_of: Any = None,
+    recipient_user_id: int | None = None,
+    local_authority_id: int | None = None,
 ) -> Message:
     """Write one message to the outbox, once per idempotency key (a repeat returns the first).
 
     ``payload`` holds references and links only: never a child's name or details, which travel
-    through the LA's own secure channels.
+    through the LA's own secure channels. The recipient and LA may be given as objects or ids.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("message_enqueue must run inside the transaction of the change that causes it")
@@ -52,9 +54,9 @@ def message_enqueue(
         idempotency_key=idempotency_key,
         defaults={
             "channel": channel,
-            "recipient_user": recipient_user,
+            "recipient_user_id": recipient_user.pk if recipient_user is not None else recipient_user_id,
             "recipient_email": recipient_email,
-            "local_authority": local_authority,
+            "local_authority_id": local_authority.pk if local_authority is not None else local_authority_id,
             "template": template,
             "payload": payload or {},
             "created_at": now,

@@ -399,7 +399,8 @@ class Episode(models.Model):
     def _record_closure(self, reason: str, text: str) -> None:
         self.closure_reason = reason
         self.closure_text = text
-        self.closed_at = timezone.now()
+        # The service stamps the change's time (its ``as_of``) before running the transition.
+        self.closed_at = self.last_changed_at or timezone.now()
         self.closed_with_concerns = self.concern_at_intake or self.escalations.filter(rule="concern_ticked").exists()
 
     def _clear_closure(self) -> None:

@@ -15,8 +15,10 @@ from ehe_register.models.children import (
     SocialCareStatus,
 )
 from ehe_register.models.logs import Absence, AbsenceKind, AccessAction, AccessLog
+from ehe_register.models.merges import ChildMerge
 from ehe_register.models.matching import MatchStatus, PossibleMatch, ReferenceSequence
 from ehe_register.models.offroll import OffRollNotification, ReasonCode, RemovalStatus, Routing
+from ehe_register.models.requests import SchoolContactRequest
 from ehe_register.models.schools import School
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "CheckMethod",
     "CheckOutcome",
     "Child",
+    "ChildMerge",
     "ChildPerson",
     "LocalAuthority",
     "MatchStatus",
@@ -43,6 +46,7 @@ __all__ = [
     "RemovalStatus",
     "Routing",
     "School",
+    "SchoolContactRequest",
     "SenStatus",
     "Sex",
     "SocialCareStatus",

@@ -63,7 +63,8 @@ from ehe_register.validators import UPN_LETTERS, nhs_check_digit, upn_check_lett
 from ehe_register.working_days import add_working_days, at_local, is_working_day
 from workflows.models import Episode, Escalation
 from workflows.services.bulk import IntakeRecord, episodes_import
-from workflows.services.escalations import escalation_acknowledge, escalation_raise, escalation_resolve
+from workflows.services.casework import consent_decide, cspa_decide
+from workflows.services.escalations import escalation_acknowledge, escalation_raise
 from workflows.services.intake import episode_open
 from workflows.services.transitions import episode_transition
 from workflows.states import ClosureReason, Priority, Source, State
@@ -399,7 +400,7 @@ class _CaseSpec:
     s437_served_on: date | None = None
     s437_served_how: str = ""
     attendance_order_served_on: date | None = None
-    closure: tuple[str, str, datetime] | None = None  # (reason, text, when) of a case that enters closed
+    closure: tuple[str, str, datetime] | None = None  # (reason, text, when): closed after the import
     escalation: tuple[str, datetime] | None = None  # (rule, raised at)
 
 
@@ -548,7 +549,6 @@ class _DemoCases:
         self.notifications: list[OffRollNotification] = []
         self.checks: list[AddressCheck] = []
         self.episode_facts: list[Episode] = []
-        self.closures: list[Episode] = []
         self.current_address: dict[int, Address] = {}
 
     # -- the whole LA ---------------------------------------------------------------------------
@@ -574,7 +574,6 @@ class _DemoCases:
                 "attendance_order_served_on",
             ],
         )
-        Episode.objects.bulk_update(self.closures, ["closure_reason", "closure_text", "closed_at"])
         self.notifications.sort(key=lambda n: n.submitted_at)
         for number, notification in enumerate(self.notifications, start=1):  # numbered in order of receipt
             notification.reference = f"DEMO-{self.demo.dfe_code}-{number:04d}"
@@ -629,14 +628,17 @@ class _DemoCases:
         low, high = {_SECONDARY: (11 * 365 + 30, 15 * 365 + 300), _PRIMARY: (5 * 365 + 30, 10 * 365 + 300)}.get(
             phase, (6 * 365, 15 * 365)
         )
-        first_received = min((spec.received_on for spec in family.specs), default=self.today)
-        if family.fresh is not None and family.fresh.history == "closed_with_concerns":
-            first_received = _working_days_before(self.today, EARLIER_CASE_WORKING_DAYS_AGO)
-        low = max(low, 5 * 365 + 30 + (self.today - first_received).days)
+        low = max(low, 5 * 365 + 30 + (self.today - self._first_received(family)).days)
         ages = [rng.randint(low, max(low, high))]
         for _ in range(size - 1):
             ages.append(min(ages[-1] + rng.randint(400, 1400), 16 * 365 + 200))
         return ages
+
+    def _first_received(self, family: _Family) -> date:
+        """When the LA first heard of the family (today for a notification still to come in)."""
+        if family.fresh is not None and family.fresh.history == "closed_with_concerns":
+            return _working_days_before(self.today, EARLIER_CASE_WORKING_DAYS_AGO)
+        return min((spec.received_on for spec in family.specs), default=self.today)
 
     def _carers(self, family: _Family, surname: str) -> None:
         rng = self.rng
@@ -764,7 +766,11 @@ class _DemoCases:
         rng = self.rng
         outward, town = family.place
         line_1, line_2 = self._street_address()
-        moved_in = self.today - timedelta(days=rng.randint(200, 3000) if not moved else rng.randint(120, 900))
+        # The family lived at the current address before the LA first heard of them, so every
+        # check on record is a check of this address.
+        moved_in = self._first_received(family) - timedelta(
+            days=rng.randint(30, 900) if moved else rng.randint(200, 3000)
+        )
         current = Address(
             local_authority=self.la,
             kind=AddressKind.CURRENT,
@@ -853,9 +859,7 @@ class _DemoCases:
                 )
                 for child in family.children
             ]
-            # A closed record enters closed, stamped with its closure: the ``close`` transition
-            # cannot be run through ``episode_transition`` (its ``reason`` argument is shadowed).
-            imported_at = spec.closure[2] if spec.closure else min(at_local(spec.received_on, time(16, 30)), self.now)
+            imported_at = min(at_local(spec.received_on, time(16, 30)), self.now)
             episodes = episodes_import(
                 records=records,
                 source=Source.IMPORT,
@@ -865,8 +869,18 @@ class _DemoCases:
             for episode in episodes:
                 self._facts(episode, spec, officer if spec.assigned else None)
                 if spec.closure is not None:
-                    episode.closure_reason, episode.closure_text, episode.closed_at = spec.closure
-                    self.closures.append(episode)
+                    closure_reason, closure_text, closed_at = spec.closure
+                    closed = episode_transition(
+                        episode_id=episode.pk,
+                        transition="close",
+                        actor=officer,
+                        expected_version=None,
+                        as_of=closed_at,
+                        reason=closure_text,
+                        closure_reason=closure_reason,
+                        closure_text=closure_text,
+                    )
+                    _backdate_closure(closed, closed_at)
                 if spec.escalation is not None:
                     escalation_raise(episode=episode, rule_name=spec.escalation[0], as_of=spec.escalation[1])
 
@@ -973,7 +987,7 @@ class _DemoCases:
             spec.next_action_due = self._days_ago(-25, -5)
             return spec
         if plan in ("closed", "closed_over_age"):
-            spec = _CaseSpec(State.CLOSED, received(200, 1000) if plan == "closed" else received(700, 900))
+            spec = _CaseSpec(State.MONITORING, received(200, 1000) if plan == "closed" else received(700, 900))
             self._verify(spec, spec.received_on + timedelta(days=rng.randint(4, 14)))
             age = (today - spec.received_on).days
             closed_on = spec.received_on + timedelta(days=rng.randint(60, min(400, age - 30)))
@@ -1057,21 +1071,13 @@ class _DemoCases:
         episode = self._notify(family, school, received_on, as_of, case)
         if case.history == "consent_refused":
             decided = self._moment(add_working_days(received_on, 3))
-            escalation_resolve(
-                episode=episode,
-                rule_name="consent_required",
-                as_of=decided,
-                actor=self.manager,
-                decision="consent_refused",
-                note="Consent refused: the EHCP names the special school and the annual review is due",
-            )
-            episode = episode_transition(
+            episode = consent_decide(
                 episode_id=episode.pk,
-                transition="consent_refused",
                 actor=self.manager,
                 expected_version=None,
+                granted=False,
+                reasons="The EHCP names the special school and its annual review is due; parents and school told",
                 as_of=decided,
-                reason="The placement is in the child's best interests; parents and school told",
             )
             _backdate_closure(episode, decided)
             return
@@ -1109,32 +1115,22 @@ class _DemoCases:
         episode = self._notify(family, school, received_on, as_of, earlier)
         escalation = Escalation.objects.get(episode=episode, rule="concern_ticked", resolved_at__isnull=True)
         escalation_acknowledge(escalation=escalation, actor=self.front_door, as_of=as_of + timedelta(hours=1))
-        decided = as_of + timedelta(hours=3)
-        escalation_resolve(
-            episode=episode,
-            rule_name="concern_ticked",
-            as_of=decided,
-            actor=self.front_door,
-            decision="early_help",
-            reference=f"{self.la.front_door_short_name}-{received_on:%y}-{self.rng.randint(10000, 99999)}",
-            note="Below the threshold for a referral; early help offered and accepted by the family",
-        )
-        episode_transition(
+        cspa_decide(
             episode_id=episode.pk,
-            transition="cspa_decision",
             actor=self.front_door,
             expected_version=None,
-            as_of=decided,
-            reason="Early help offered; the consent decision may go ahead",
+            decision="no_further_action",
+            note="Below the threshold for a referral; early help offered and accepted by the family",
+            as_of=as_of + timedelta(hours=3),
         )
         refused = self._moment(add_working_days(received_on, 8))
-        episode = episode_transition(
+        episode = consent_decide(
             episode_id=episode.pk,
-            transition="consent_refused",
             actor=self.manager,
             expected_version=None,
+            granted=False,
+            reasons=f"The placement at {school.name} meets the child's needs; parents and school told",
             as_of=refused,
-            reason=f"The placement at {school.name} meets the child's needs; parents and school told",
         )
         _backdate_closure(episode, refused)
 

@@ -112,6 +112,9 @@ def test_contacts_are_verified_on_cases_past_address_verification(seeded: None) 
         assert "family" in methods
         assert methods & {"home_visit", "other_agency"}
     assert not Episode.objects.filter(state=State.ADDRESS_VERIFICATION, contacts_verified_at__isnull=False).exists()
+    assert not AddressCheck.objects.filter(checked_at__gt=timezone.now()).exists()
+    assert not AddressCheck.objects.filter(checked_at__date__lt=F("address__valid_from")).exists()
+    assert not AddressCheck.objects.filter(checked_at__date__lt=F("episode__received_on")).exists()
 
 
 def test_a_trust_user_acts_for_several_schools_and_school_users_see_their_notifications(seeded: None) -> None:

@@ -1,25 +1,40 @@
-"""Raise, climb, acknowledge and resolve escalations: one idempotent service for every rule.
+"""Raise, climb, acknowledge, decide and resolve escalations: one idempotent service for every rule.
 
 At most one escalation is open per (episode, rule) (a partial unique index); raising again returns
 the open one. Climbing raises the level of that same row. Each change writes an EscalationEvent
 and the messages to the people concerned, in the caller's transaction.
+
+Two shapes of each write: one escalation at a time (``escalation_raise``, ``escalation_climb``,
+``escalation_resolve``), for events on one case; and set-based (``escalations_raise_many``,
+``escalations_climb_due``, ``escalations_resolve_many``), for the sweeps, which write any number
+of escalations, their events and their messages in a handful of statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+import json
+from collections import defaultdict
+from dataclasses import asdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
 
-from ehe_register.models import User
+from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
+from ehe_register.working_days import LONDON, at_local, is_working_day
 from notifications.models import Channel
-from notifications.services import message_enqueue
-from workflows.actors import SYSTEM, actor_name
+from notifications.services import MessageSpec, message_enqueue, messages_enqueue_many
+from workflows.actors import SYSTEM, actor_name, is_system
 from workflows.escalation_rules import RULES, External, Owner, Recipient, Rule
 from workflows.models import Episode, Escalation, EscalationEvent
+from workflows.states import State
+
+TEAM_QUEUE_ROLE = Role.EHE_OFFICER  # who owns "the assigned officer's" escalation on an unassigned case
 
 
 def _owner_for(recipient: Recipient, episode: Episode) -> tuple[str, User | None]:
@@ -27,53 +42,110 @@ def _owner_for(recipient: Recipient, episode: Episode) -> tuple[str, User | None
     if recipient == Owner.ASSIGNED_OFFICER:
         if episode.assigned_officer_id:
             return "", episode.assigned_officer
-        return Role.EHE_OFFICER.value, None
+        return TEAM_QUEUE_ROLE.value, None
     return str(recipient), None
-
-
-def _users_with_role(role: str, episode: Episode) -> Iterable[User]:
-    return User.objects.filter(local_authority_id=episode.local_authority_id, groups__name=role, is_active=True)
 
 
 def _tell(escalation: Escalation, recipients: Iterable[Recipient], as_of: datetime, occasion: str) -> None:
     """Write a message for each person (in the service and by email) or external inbox concerned."""
-    episode = escalation.episode
-    la = episode.local_authority
-    payload = {
-        "rule": escalation.rule,
-        "summary": RULES[escalation.rule].summary,
-        "level": escalation.level,
-        "episode_id": episode.pk,
-        "case_reference": episode.reference,
-        "due_at": escalation.due_at.isoformat() if escalation.due_at else None,
-    }
-    for recipient in recipients:
-        key = f"escalation:{escalation.pk}:{occasion}:{escalation.level}:{recipient}"
-        if isinstance(recipient, External):
-            email = la.sen_team_email if recipient == External.SEN_TEAM else episode.child.social_worker_email
-            if email:
-                message_enqueue(
-                    template="emails/escalation_external",
-                    idempotency_key=key,
-                    recipient_email=email,
-                    local_authority=la,
-                    payload={"case_reference": episode.reference, "summary": payload["summary"]},
-                    as_of=as_of,
-                )
-            continue
-        owner_role, owner_user = _owner_for(recipient, episode)
-        people = [owner_user] if owner_user else list(_users_with_role(owner_role, episode))
-        for person in people:
-            for channel in (Channel.IN_APP, Channel.EMAIL):
-                message_enqueue(
-                    template="emails/escalation",
-                    idempotency_key=f"{key}:{person.pk}:{channel}",
-                    channel=channel,
-                    recipient_user=person,
-                    local_authority=la,
-                    payload=payload,
-                    as_of=as_of,
-                )
+    told = tuple(recipients)
+    for spec in _messages_for([escalation], lambda _: told, occasion):
+        message_enqueue(**asdict(spec), as_of=as_of)
+
+
+def escalations_tell(
+    escalations: Sequence[Escalation],
+    recipients_of: Callable[[Escalation], Iterable[Recipient]],
+    as_of: datetime,
+    occasion: str,
+    details: Mapping[int, str] | None = None,
+) -> list[int]:
+    """The messages for many escalations in one statement (plus one query for the people).
+
+    Escalations should come with ``episode__local_authority`` and ``episode__child`` selected.
+    """
+    return messages_enqueue_many(messages=_messages_for(escalations, recipients_of, occasion, details), as_of=as_of)
+
+
+def _messages_for(
+    escalations: Sequence[Escalation],
+    recipients_of: Callable[[Escalation], Iterable[Recipient]],
+    occasion: str,
+    details: Mapping[int, str] | None = None,
+) -> list[MessageSpec]:
+    """Who is told about each escalation, and what: people inside the product get an in-app
+    notification and an email; recipients outside it (the SEN inbox, an allocated social worker)
+    get the case reference and the summary only. One query finds the people holding each role.
+    """
+    wanted: dict[Escalation, tuple[Recipient, ...]] = {e: tuple(recipients_of(e)) for e in escalations}
+    roles: set[str] = set()
+    for escalation, recipients in wanted.items():
+        for recipient in recipients:
+            if isinstance(recipient, Role):
+                roles.add(recipient.value)
+            elif recipient == Owner.ASSIGNED_OFFICER and not escalation.episode.assigned_officer_id:
+                roles.add(TEAM_QUEUE_ROLE.value)
+    people: dict[tuple[int, str], list[int]] = defaultdict(list)
+    if roles:
+        rows = (
+            User.objects.filter(
+                local_authority_id__in={e.local_authority_id for e in wanted}, groups__name__in=roles, is_active=True
+            )
+            .values_list("local_authority_id", "groups__name", "pk")
+            .order_by("pk")
+        )
+        for la_id, role, pk in rows:
+            if la_id is not None:
+                people[(la_id, role)].append(pk)
+    specs: list[MessageSpec] = []
+    for escalation, recipients in wanted.items():
+        episode = escalation.episode
+        la = episode.local_authority
+        summary = RULES[escalation.rule].summary
+        payload: dict[str, Any] = {
+            "rule": escalation.rule,
+            "summary": summary,
+            "level": escalation.level,
+            "episode_id": episode.pk,
+            "case_reference": episode.reference,
+            "due_at": timezone.localtime(escalation.due_at, LONDON).isoformat() if escalation.due_at else None,
+        }
+        if details and details.get(episode.pk):
+            payload["detail"] = details[episode.pk]
+        for recipient in recipients:
+            key = f"escalation:{escalation.pk}:{occasion}:{escalation.level}:{recipient}"
+            if isinstance(recipient, External):
+                email = la.sen_team_email if recipient == External.SEN_TEAM else episode.child.social_worker_email
+                if email:
+                    specs.append(
+                        MessageSpec(
+                            template="emails/escalation_external",
+                            idempotency_key=key,
+                            channel=Channel.EMAIL,
+                            recipient_email=email,
+                            local_authority_id=la.pk,
+                            payload={"case_reference": episode.reference, "summary": summary},
+                        )
+                    )
+                continue
+            if recipient == Owner.ASSIGNED_OFFICER and episode.assigned_officer_id:
+                person_ids = [episode.assigned_officer_id]
+            else:
+                role = TEAM_QUEUE_ROLE.value if recipient == Owner.ASSIGNED_OFFICER else str(recipient)
+                person_ids = people[(la.pk, role)]
+            for person_id in person_ids:
+                for channel in (Channel.IN_APP, Channel.EMAIL):
+                    specs.append(
+                        MessageSpec(
+                            template="emails/escalation",
+                            idempotency_key=f"{key}:{person_id}:{channel}",
+                            channel=channel,
+                            recipient_user_id=person_id,
+                            local_authority_id=la.pk,
+                            payload=payload,
+                        )
+                    )
+    return specs
 
 
 def _event(escalation: Escalation, kind: str, actor: Any, as_of: datetime, note: str = "") -> None:
@@ -187,3 +259,375 @@ def escalation_resolve(
     )
     _event(escalation, "resolved", actor, as_of, note or decision)
     return escalation
+
+
+# --- Deciding ------------------------------------------------------------------------------------
+
+
+class EscalationClosed(Exception):
+    """The escalation was resolved already: there is nothing left to decide."""
+
+
+def _ladder_roles(rule: Rule) -> set[Role]:
+    roles = {rung.owner for rung in rule.rungs if isinstance(rung.owner, Role)}
+    if any(rung.owner == Owner.ASSIGNED_OFFICER for rung in rule.rungs):
+        roles.add(TEAM_QUEUE_ROLE)
+    return roles
+
+
+def escalation_may_decide(escalation: Escalation, actor: Any) -> bool:
+    """Staff of the escalation's LA holding a role on its ladder (any rung) may decide it."""
+    if is_system(actor) or actor.local_authority_id != escalation.local_authority_id:
+        return False
+    return bool(actor.roles & _ladder_roles(RULES[escalation.rule]))
+
+
+def escalation_decide(
+    *, escalation_id: int, actor: Any, decision: str, as_of: datetime, reference: str = "", note: str = ""
+) -> Escalation:
+    """Record what was decided and resolve the escalation (acknowledging it first if no one had).
+
+    A decision on a safeguarding escalation is the front door's: once no safeguarding escalation
+    is left open on a case in safeguarding review, the case moves on (``cspa_decision``) in the
+    same transaction. Raises PermissionDenied, EscalationClosed, or the transition's refusal.
+    """
+    from workflows.services.transitions import episode_transition  # transitions never import this module
+
+    if not decision:
+        raise ValueError("Say what was decided")
+    with transaction.atomic():
+        escalation = Escalation.objects.select_for_update(of=("self",)).select_related("episode").get(pk=escalation_id)
+        if not escalation_may_decide(escalation, actor):
+            raise PermissionDenied("You cannot decide this escalation")
+        if escalation.resolved_at is not None:
+            raise EscalationClosed(f"This escalation was resolved by {escalation.resolved_by_name}")
+        escalation_acknowledge(escalation=escalation, actor=actor, as_of=as_of)
+        _event(escalation, "decided", actor, as_of, f"{decision}: {note}" if note else decision)
+        episode = escalation.episode
+        resolved = escalation_resolve(
+            episode=episode,
+            rule_name=escalation.rule,
+            as_of=as_of,
+            actor=actor,
+            decision=decision,
+            reference=reference,
+            note=note,
+        )
+        still_open = Escalation.objects.filter(
+            episode=episode, rule__in=[n for n, r in RULES.items() if r.safeguarding], resolved_at__isnull=True
+        ).exists()
+        if RULES[escalation.rule].safeguarding and episode.state == State.SAFEGUARDING_REVIEW and not still_open:
+            episode_transition(
+                episode_id=episode.pk,
+                transition="cspa_decision",
+                actor=actor,
+                expected_version=None,
+                as_of=as_of,
+                reason=f"Front door decision: {decision}",
+                payload={"decision": decision, "reference": reference},
+            )
+        assert resolved is not None
+        return resolved
+
+
+# --- Set-based writes for the sweeps -------------------------------------------------------------
+
+
+def escalations_with_episode(escalation_ids: Iterable[int]) -> list[Escalation]:
+    return list(
+        Escalation.objects.filter(pk__in=list(escalation_ids))
+        .select_related("episode__local_authority", "episode__child")
+        .order_by("pk")
+    )
+
+
+def escalations_raise_many(
+    *,
+    rule_name: str,
+    episode_ids: Sequence[int],
+    as_of: datetime,
+    note: str = "",
+    once_per_episode: bool | None = None,
+    details: Mapping[int, str] | None = None,
+) -> list[int]:
+    """Raise ``rule_name`` on every episode in ``episode_ids`` where it is not open; returns the new
+    escalations' ids. Exactly what ``escalation_raise`` does per episode, in a few statements.
+
+    ``once_per_episode`` (default: for notify-only rules) skips episodes that ever had the rule.
+    A notify-only rule's rows are resolved as they are written. ``details`` (by episode id) adds a
+    line to the messages, such as where a case moved.
+    """
+    if not episode_ids:
+        return []
+    rule = RULES[rule_name]
+    rung = rule.rung(1)
+    once = rule.notify_only if once_per_episode is None else once_per_episode
+    las = LocalAuthority.objects.filter(
+        pk__in=Episode.objects.filter(pk__in=list(episode_ids)).values("local_authority_id")
+    )
+    dues = [{"la_id": la.pk, "due_at": rung.due(as_of, la).isoformat() if rung.due else None} for la in las]
+    to_assigned = rung.owner == Owner.ASSIGNED_OFFICER
+    never_had = (
+        "AND NOT EXISTS (SELECT 1 FROM workflows_escalation p WHERE p.episode_id = e.id AND p.rule = %(rule)s)"
+        if once
+        else ""
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH found AS (
+                SELECT e.id, e.local_authority_id, e.assigned_officer_id FROM workflows_episode e
+                WHERE e.id = ANY(%(ids)s) {never_had}
+            ), inserted AS (
+                INSERT INTO workflows_escalation
+                    (episode_id, local_authority_id, rule, level, owner_role, owner_user_id, recipients, raised_at,
+                     due_at, acknowledged_at, acknowledged_by_id, decision, decision_reference, decision_note,
+                     resolved_at, resolved_by_name)
+                SELECT f.id, f.local_authority_id, %(rule)s, 1,
+                       CASE WHEN NOT %(to_assigned)s THEN %(owner_role)s
+                            WHEN f.assigned_officer_id IS NULL THEN %(team_role)s ELSE '' END,
+                       CASE WHEN %(to_assigned)s THEN f.assigned_officer_id END,
+                       %(recipients)s::jsonb, %(as_of)s, d.due_at, NULL::timestamptz, NULL::bigint, '', '', '',
+                       %(resolved_at)s::timestamptz, %(resolved_by)s
+                FROM found f
+                JOIN jsonb_to_recordset(%(dues)s::jsonb) AS d(la_id bigint, due_at timestamptz)
+                    ON d.la_id = f.local_authority_id
+                ORDER BY f.id
+                ON CONFLICT (episode_id, rule) WHERE resolved_at IS NULL DO NOTHING
+                RETURNING id, level
+            )
+            INSERT INTO workflows_escalationevent (escalation_id, kind, level, actor_name, note, at)
+            SELECT id, 'raised', level, %(actor)s, %(note)s, %(as_of)s FROM inserted
+            RETURNING escalation_id
+            """,  # noqa: S608 - the only interpolation is a fixed fragment chosen above
+            {
+                "ids": list(episode_ids),
+                "rule": rule_name,
+                "to_assigned": to_assigned,
+                "owner_role": "" if to_assigned else str(rung.owner),
+                "team_role": TEAM_QUEUE_ROLE.value,
+                "recipients": json.dumps([str(r) for r in rung.also_tell]),
+                "as_of": as_of,
+                "resolved_at": as_of if rule.notify_only else None,
+                "resolved_by": SYSTEM.display_name if rule.notify_only else "",
+                "dues": json.dumps(dues),
+                "actor": SYSTEM.display_name,
+                "note": note,
+            },
+        )
+        raised = sorted(row[0] for row in cursor.fetchall())
+        if raised:
+            escalations_tell(
+                escalations_with_episode(raised),
+                lambda _: (rung.owner, *rung.also_tell, *rule.tell),
+                as_of,
+                "raised",
+                details,
+            )
+    return raised
+
+
+def escalations_resolve_many(*, escalation_ids: Sequence[int], as_of: datetime, note: str) -> list[int]:
+    """Resolve open escalations whose condition has cleared, each with a log entry; returns the ids.
+
+    Safeguarding escalations are never resolved here: only a decision resolves them.
+    """
+    if not escalation_ids:
+        return []
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH resolved AS (
+                UPDATE workflows_escalation
+                SET resolved_at = %(as_of)s, resolved_by_name = %(actor)s, decision_note = %(note)s
+                WHERE id = ANY(%(ids)s) AND resolved_at IS NULL AND NOT (rule = ANY(%(safeguarding)s))
+                RETURNING id, level
+            )
+            INSERT INTO workflows_escalationevent (escalation_id, kind, level, actor_name, note, at)
+            SELECT id, 'resolved', level, %(actor)s, %(note)s, %(as_of)s FROM resolved
+            RETURNING escalation_id
+            """,
+            {
+                "ids": list(escalation_ids),
+                "as_of": as_of,
+                "actor": SYSTEM.display_name,
+                "note": note,
+                "safeguarding": [name for name, rule in RULES.items() if rule.safeguarding],
+            },
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def escalations_climb_due(
+    *, as_of: datetime, local_authorities: Sequence[LocalAuthority], episode_ids: Sequence[int] | None = None
+) -> dict[str, int]:
+    """Climb every open, unacknowledged escalation past its due time one rung, on the same row.
+
+    One statement for all rules, levels and LAs: the next rung's owner and due time (computed
+    here per LA on the working-day calendar) come in as a table. The new owners are told.
+    Notify-only rules never climb; the top rung does not climb further. Returns counts by rule.
+    """
+    ladder = []
+    for la in local_authorities:
+        for name, rule in RULES.items():
+            if rule.notify_only:
+                continue
+            for level in range(1, rule.top_level):
+                rung = rule.rung(level + 1)
+                to_assigned = rung.owner == Owner.ASSIGNED_OFFICER
+                ladder.append(
+                    {
+                        "rule": name,
+                        "level": level,
+                        "la_id": la.pk,
+                        "owner_role": "" if to_assigned else str(rung.owner),
+                        "to_assigned": to_assigned,
+                        "due_at": rung.due(as_of, la).isoformat() if rung.due else None,
+                    }
+                )
+    if not ladder:
+        return {}
+    only = "AND x.episode_id = ANY(%(episode_ids)s)" if episode_ids is not None else ""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH ladder AS (
+                SELECT * FROM jsonb_to_recordset(%(ladder)s::jsonb) AS l(
+                    rule text, level int, la_id bigint, owner_role text, to_assigned boolean, due_at timestamptz)
+            ), climbed AS (
+                UPDATE workflows_escalation x
+                SET level = x.level + 1,
+                    owner_role = CASE WHEN NOT l.to_assigned THEN l.owner_role
+                                      WHEN e.assigned_officer_id IS NULL THEN %(team_role)s ELSE '' END,
+                    owner_user_id = CASE WHEN l.to_assigned THEN e.assigned_officer_id END,
+                    due_at = l.due_at
+                FROM ladder l, workflows_episode e
+                WHERE l.rule = x.rule AND l.level = x.level AND l.la_id = x.local_authority_id
+                  AND e.id = x.episode_id
+                  AND x.resolved_at IS NULL AND x.acknowledged_at IS NULL
+                  AND x.due_at IS NOT NULL AND x.due_at <= %(as_of)s
+                  {only}
+                RETURNING x.id, x.level
+            )
+            INSERT INTO workflows_escalationevent (escalation_id, kind, level, actor_name, note, at)
+            SELECT id, 'climbed', level, %(actor)s, 'Not acknowledged in time: now level ' || level, %(as_of)s
+            FROM climbed
+            RETURNING escalation_id
+            """,  # noqa: S608 - the only interpolation is a fixed fragment chosen above
+            {
+                "ladder": json.dumps(ladder),
+                "team_role": TEAM_QUEUE_ROLE.value,
+                "as_of": as_of,
+                "actor": SYSTEM.display_name,
+                "episode_ids": list(episode_ids or []),
+            },
+        )
+        climbed = escalations_with_episode(row[0] for row in cursor.fetchall())
+
+        def new_owners(escalation: Escalation) -> tuple[Recipient, ...]:
+            rung = RULES[escalation.rule].rung(escalation.level)
+            return (rung.owner, *rung.also_tell)
+
+        escalations_tell(climbed, new_owners, as_of, "climbed")
+    counts: dict[str, int] = defaultdict(int)
+    for escalation in climbed:
+        counts[escalation.rule] += 1
+    return dict(counts)
+
+
+# --- The managers' digest ------------------------------------------------------------------------
+
+DIGEST_TIME = time(7, 30)
+DIGEST_OVERDUE_LISTED = 20
+
+
+def _previous_working_day(day: Any) -> Any:
+    day -= timedelta(days=1)
+    while not is_working_day(day):
+        day -= timedelta(days=1)
+    return day
+
+
+def managers_digest_send(*, as_of: datetime, la_code: str | None = None) -> int:
+    """Each EHE manager's morning email: open escalations by rule and level, what is overdue, and
+    what happened since the last digest (the previous working day's). None on a non-working day
+    (the beat runs Monday to Friday; this skips bank holidays). Returns how many were written.
+
+    Case references only: no child's name or details.
+    """
+    today = as_of.astimezone(LONDON).date()
+    if not is_working_day(today):
+        return 0
+    since = at_local(_previous_working_day(today), DIGEST_TIME)
+    authorities = LocalAuthority.objects.filter(uses_service=True)
+    if la_code:
+        authorities = authorities.filter(dfe_code=la_code)
+    written = 0
+    with transaction.atomic():
+        for la in authorities.order_by("dfe_code"):
+            managers = list(
+                User.objects.filter(local_authority=la, groups__name=Role.EHE_MANAGER, is_active=True)
+                .exclude(email="")
+                .order_by("pk")
+            )
+            if not managers:
+                continue
+            payload = _digest_payload(la, as_of, since)
+            for manager in managers:
+                message_enqueue(
+                    template="emails/digest",
+                    idempotency_key=f"digest:{la.dfe_code}:{today.isoformat()}:{manager.pk}",
+                    channel=Channel.EMAIL,
+                    recipient_user=manager,
+                    local_authority=la,
+                    payload=payload,
+                    as_of=as_of,
+                )
+                written += 1
+    return written
+
+
+def _digest_payload(la: LocalAuthority, as_of: datetime, since: datetime) -> dict[str, Any]:
+    open_escalations = Escalation.objects.filter(local_authority=la, resolved_at__isnull=True)
+    by_rule: dict[str, dict[str, Any]] = {}
+    for row in open_escalations.values("rule", "level").annotate(
+        n=Count("id"), overdue=Count("id", filter=Q(due_at__lt=as_of))
+    ):
+        entry = by_rule.setdefault(
+            row["rule"],
+            {"rule": row["rule"], "summary": RULES[row["rule"]].summary, "open": 0, "overdue": 0}
+            | {f"level_{level}": 0 for level in (1, 2, 3)},
+        )
+        entry["open"] += row["n"]
+        entry["overdue"] += row["overdue"]
+        entry[f"level_{row['level']}"] = row["n"]
+    events = dict(
+        EscalationEvent.objects.filter(escalation__local_authority=la, at__gte=since, at__lt=as_of)
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
+    overdue_ids = (
+        open_escalations.filter(due_at__lt=as_of).order_by("due_at").values_list("episode_id", flat=True).distinct()
+    )
+    overdue_refs: list[str] = []
+    for episode_id in overdue_ids:
+        reference = Episode(pk=episode_id, local_authority=la).reference
+        if reference not in overdue_refs:
+            overdue_refs.append(reference)
+        if len(overdue_refs) == DIGEST_OVERDUE_LISTED:
+            break
+    return {
+        "la_name": la.header_name,
+        "date": as_of.astimezone(LONDON).strftime("%A %-d %B %Y"),
+        "rules": [by_rule[name] for name in RULES if name in by_rule],
+        "open_total": sum(r["open"] for r in by_rule.values()),
+        "overdue_total": sum(r["overdue"] for r in by_rule.values()),
+        "raised_since": events.get("raised", 0),
+        "climbed_since": events.get("climbed", 0),
+        "resolved_since": events.get("resolved", 0),
+        "reassigned_since": Escalation.objects.filter(
+            local_authority=la, rule="officer_absent", raised_at__gte=since, raised_at__lt=as_of
+        ).count(),
+        "overdue_cases": overdue_refs,
+    }

@@ -94,10 +94,10 @@ def episode_transition(
         if not can_proceed(method):
             raise TransitionRefused(_refusal(episode, transition))
         from_state = episode.state
+        episode.last_changed_at = as_of
         method(**arguments)
         episode.version += 1
         episode.last_changed_by = None if is_system(actor) else actor
-        episode.last_changed_at = as_of
         episode.save()
         TransitionLog.objects.create(
             episode=episode,

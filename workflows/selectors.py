@@ -1,0 +1,352 @@
+"""The officer queues (DESIGN section 6): which cases each queue holds, in what order, for whom.
+
+Every queue is built on :func:`ehe_register.selectors.episodes_for`, so a queue can never show
+another LA's case. A queue page runs the same handful of queries however many cases there are:
+the rows carry what the list shows through ``select_related``, one ``Prefetch`` of current
+addresses and annotations (overdue, the oldest safeguarding due time), and the counts on the
+tabs come from one aggregate query over all the episode queues (plus one for likely matches).
+
+- ``safeguarding``: cases in safeguarding review or with an open ``concern_ticked`` /
+  ``social_care_known`` escalation, the oldest due first (the front door's queue).
+- ``new``: active cases nobody has picked up and with no first contact yet, oldest first.
+- ``matches``: likely matches between child records, for an officer to link or tell apart.
+- ``consent``: cases waiting for the EHE manager's consent decision, oldest first.
+- ``mine``: the user's own active cases by next action due, overdue first.
+- ``verification``: cases in address verification, overdue first then oldest.
+- ``reviews``: reviews due (``review_due``, or monitoring with the review within 30 days).
+- ``team``: every active case without an officer, overdue first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+
+from ehe_register.models import Address, AddressKind, MatchStatus, PossibleMatch, School, User
+from ehe_register.roles import Role
+from ehe_register.selectors import children_for, episodes_for, notifications_for
+from ehe_register.validators import normalise_postcode, normalise_upn
+from workflows.escalation_rules import RULES, SAFEGUARDING_RULE_NAMES
+from workflows.models import Episode, Escalation
+from workflows.states import ACTIVE_STATES, State
+
+PER_PAGE = 25
+REVIEW_WINDOW_DAYS = 30
+
+CASEWORK_READERS = frozenset({Role.EHE_OFFICER, Role.EHE_MANAGER, Role.HEAD_OF_SERVICE, Role.AUDITOR})
+FRONT_DOOR = frozenset({Role.CSPA_DUTY_WORKER, Role.CSPA_MANAGER})
+CASEWORKERS = frozenset({Role.EHE_OFFICER, Role.EHE_MANAGER})
+# Everyone who may open the queues at all (the view's guard).
+QUEUE_ROLES = CASEWORK_READERS | FRONT_DOOR
+
+MATCHES = "matches"
+
+
+@dataclass(frozen=True)
+class Queue:
+    slug: str
+    label: str
+    description: str
+    roles: frozenset[Role]
+
+
+QUEUES: tuple[Queue, ...] = (
+    Queue(
+        "safeguarding",
+        "Safeguarding",
+        "Cases waiting for a front door decision or with an open safeguarding escalation, the oldest due first.",
+        FRONT_DOOR | {Role.EHE_MANAGER, Role.HEAD_OF_SERVICE, Role.AUDITOR},
+    ),
+    Queue("new", "New and unassigned", "New cases nobody has picked up yet, oldest first.", CASEWORK_READERS),
+    Queue(
+        MATCHES,
+        "Likely matches",
+        "Child records that may be the same child: link them or confirm they are different children.",
+        CASEWORK_READERS,
+    ),
+    Queue(
+        "consent",
+        "Awaiting consent",
+        "Cases waiting for the local authority's consent decision, oldest first.",
+        frozenset({Role.EHE_MANAGER, Role.HEAD_OF_SERVICE, Role.AUDITOR}),
+    ),
+    Queue("mine", "My cases", "Your cases by next action due, overdue first.", frozenset({Role.EHE_OFFICER})),
+    Queue(
+        "verification",
+        "Verification due",
+        "Cases whose address and contact details are being verified, overdue first.",
+        CASEWORK_READERS,
+    ),
+    Queue(
+        "reviews",
+        "Reviews due",
+        f"Reviews due now or within {REVIEW_WINDOW_DAYS} days, the earliest first.",
+        CASEWORK_READERS,
+    ),
+    Queue("team", "Team queue", "Every active case without an officer, overdue first.", CASEWORK_READERS),
+)
+QUEUES_BY_SLUG = {queue.slug: queue for queue in QUEUES}
+
+# The first role a user holds in this order picks the queue /cases/ opens on.
+DEFAULT_QUEUE_BY_ROLE: tuple[tuple[Role, str], ...] = (
+    (Role.EHE_OFFICER, "mine"),
+    (Role.EHE_MANAGER, "team"),
+    (Role.CSPA_DUTY_WORKER, "safeguarding"),
+    (Role.CSPA_MANAGER, "safeguarding"),
+    (Role.HEAD_OF_SERVICE, "safeguarding"),
+    (Role.AUDITOR, "team"),
+)
+
+
+def queues_for(user: Any) -> list[Queue]:
+    roles = getattr(user, "roles", frozenset())
+    return [queue for queue in QUEUES if queue.roles & roles]
+
+
+def default_queue_for(user: Any) -> Queue | None:
+    for role, slug in DEFAULT_QUEUE_BY_ROLE:
+        if user.has_role(role):
+            return QUEUES_BY_SLUG[slug]
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# What each queue holds, as a condition on episodes (so the counts are one aggregate query).
+
+
+def _open_escalations() -> QuerySet[Escalation]:
+    notify_only = [name for name, rule in RULES.items() if rule.notify_only]
+    return Escalation.objects.filter(episode=OuterRef("pk"), resolved_at__isnull=True).exclude(rule__in=notify_only)
+
+
+def overdue_condition(today: date, now: datetime) -> Q:
+    """Overdue: the next action's date has passed, the review date has passed, or an open
+    escalation's due time has passed."""
+    return (
+        Q(next_action_due__lt=today)
+        | Q(state__in=[State.MONITORING, State.REVIEW_DUE], review_due_on__lt=today)
+        | Q(Exists(_open_escalations().filter(due_at__lt=now)))
+    )
+
+
+def _safeguarding_condition() -> Q:
+    return Q(state=State.SAFEGUARDING_REVIEW) | Q(
+        Exists(_open_escalations().filter(rule__in=SAFEGUARDING_RULE_NAMES)), state__in=ACTIVE_STATES
+    )
+
+
+def queue_condition(slug: str, user: Any, today: date) -> Q:
+    active = Q(state__in=ACTIVE_STATES)
+    unassigned = Q(assigned_officer__isnull=True)
+    conditions: dict[str, Callable[[], Q]] = {
+        "safeguarding": _safeguarding_condition,
+        "new": lambda: active & unassigned & Q(first_contact_at__isnull=True),
+        "consent": lambda: Q(state=State.AWAITING_CONSENT),
+        "mine": lambda: active & Q(assigned_officer_id=user.pk),
+        "verification": lambda: Q(state=State.ADDRESS_VERIFICATION),
+        "reviews": lambda: Q(state=State.REVIEW_DUE)
+        | Q(state=State.MONITORING, review_due_on__lte=today + timedelta(days=REVIEW_WINDOW_DAYS)),
+        "team": lambda: active & unassigned,
+    }
+    return conditions[slug]()
+
+
+def _ordering(slug: str) -> list[Any]:
+    due = F("next_action_due").asc(nulls_last=True)
+    return {
+        "safeguarding": [F("safeguarding_due").asc(nulls_last=True), "received_on", "pk"],
+        "new": ["received_on", "pk"],
+        "consent": ["received_on", "pk"],
+        "mine": ["-is_overdue", due, "received_on", "pk"],
+        "verification": ["-is_overdue", "received_on", "pk"],
+        "reviews": [F("review_due_on").asc(nulls_last=True), "pk"],
+        "team": ["-is_overdue", due, "received_on", "pk"],
+    }[slug]
+
+
+def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime) -> QuerySet[Episode]:
+    """What a queue row shows, loaded with the rows rather than one query per row."""
+    safeguarding_due = (
+        _open_escalations().filter(rule__in=SAFEGUARDING_RULE_NAMES).order_by("due_at").values("due_at")[:1]
+    )
+    return episodes.select_related("child", "local_authority", "assigned_officer", "opened_by_school").annotate(
+        is_overdue=ExpressionWrapper(overdue_condition(today, now), output_field=BooleanField()),
+        safeguarding_due=Subquery(safeguarding_due),
+    ).prefetch_related(
+        Prefetch(
+            "child__addresses",
+            queryset=Address.objects.filter(kind=AddressKind.CURRENT),
+            to_attr="current_addresses",
+        )
+    )
+
+
+def queue_episodes(slug: str, user: Any, *, today: date, now: datetime) -> QuerySet[Episode]:
+    """The episodes of an episode queue, in the queue's order, with what a row shows."""
+    if slug == MATCHES or slug not in QUEUES_BY_SLUG:
+        raise ValueError(f"{slug} is not a queue of cases")
+    episodes = episodes_for(user).filter(queue_condition(slug, user, today))
+    return _with_row_facts(episodes, today, now).order_by(*_ordering(slug))
+
+
+def queue_counts(user: Any, *, today: date) -> dict[str, int]:
+    """How many items each of the user's queues holds: one query for the case queues, one for matches."""
+    queues = queues_for(user)
+    aggregates = {
+        queue.slug: Count("pk", filter=queue_condition(queue.slug, user, today))
+        for queue in queues
+        if queue.slug != MATCHES
+    }
+    counts: dict[str, int] = episodes_for(user).aggregate(**aggregates) if aggregates else {}
+    if any(queue.slug == MATCHES for queue in queues):
+        counts[MATCHES] = open_matches_for(user).count()
+    return counts
+
+
+# ----------------------------------------------------------------------------------------------
+# Likely matches
+
+
+def possible_matches_for(user: Any) -> QuerySet[PossibleMatch]:
+    """Likely matches between children the user may see (both records in the user's LA)."""
+    children = children_for(user)
+    return PossibleMatch.objects.filter(child__in=children.values("pk"), candidate__in=children.values("pk"))
+
+
+def open_matches_for(user: Any) -> QuerySet[PossibleMatch]:
+    return (
+        possible_matches_for(user)
+        .filter(status=MatchStatus.OPEN)
+        .select_related("child", "candidate", "notification")
+        .prefetch_related(
+            Prefetch("child__episodes", queryset=Episode.objects.order_by("-opened_at")),
+            Prefetch("candidate__episodes", queryset=Episode.objects.order_by("-opened_at")),
+        )
+        .order_by("found_at", "pk")
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Filters and search
+
+
+EPISODE_REFERENCE = re.compile(r"EHE-(\d{3})-C(\d+)")
+NOTIFICATION_REFERENCE = re.compile(r"EHE-\d{3}-\d+")
+UPN_SHAPE = re.compile(r"[A-Z]\d{11}[A-Z0-9]")
+FULL_POSTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}")
+OUTWARD_CODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?")
+NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    state: str = ""
+    school_id: int | None = None
+    officer: str = ""  # an officer's id, "none" for unassigned, "" for anyone
+    overdue: bool = False
+    priority: int | None = None
+    search: str = ""
+
+
+def episodes_filter(
+    episodes: QuerySet[Episode], user: Any, filters: QueueFilters, *, today: date, now: datetime
+) -> QuerySet[Episode]:
+    if filters.state:
+        episodes = episodes.filter(state=filters.state)
+    if filters.school_id:
+        episodes = episodes.filter(opened_by_school_id=filters.school_id)
+    if filters.officer == "none":
+        episodes = episodes.filter(assigned_officer__isnull=True)
+    elif filters.officer:
+        episodes = episodes.filter(assigned_officer_id=filters.officer)
+    if filters.overdue:
+        episodes = episodes.filter(overdue_condition(today, now))
+    if filters.priority is not None:
+        episodes = episodes.filter(priority=filters.priority)
+    if filters.search.strip():
+        episodes = episodes_search(episodes, user, filters.search)
+    return episodes
+
+
+def episodes_search(episodes: QuerySet[Episode], user: Any, text: str) -> QuerySet[Episode]:
+    """Find cases by case or notification reference, UPN, postcode (current address) or name.
+
+    Names match by prefix on the legal and preferred names (every word typed must start one of
+    them) or by PostgreSQL full-text search with the "simple" configuration (no stemming: names
+    are not English words). A child with a confidential address is never found by postcode, so a
+    list cannot reveal where they live.
+    """
+    text = " ".join(text.split())
+    upper = text.upper()
+    if match := EPISODE_REFERENCE.fullmatch(upper):
+        return episodes.filter(local_authority__dfe_code=match.group(1), pk=int(match.group(2)))
+    if NOTIFICATION_REFERENCE.fullmatch(upper):
+        return episodes.filter(pk__in=notifications_for(user).filter(reference=upper).values("episode_id"))
+    if UPN_SHAPE.fullmatch(normalise_upn(text)):
+        upn = normalise_upn(text)
+        return episodes.filter(Q(child__upn=upn) | Q(child__former_upns__contains=[upn]))
+    postcode = None
+    if FULL_POSTCODE.fullmatch(upper):
+        postcode = Q(postcode=normalise_postcode(upper))
+    elif OUTWARD_CODE.fullmatch(upper):
+        postcode = Q(postcode__startswith=f"{upper} ")
+    if postcode is not None:
+        at_postcode = Address.objects.filter(postcode, kind=AddressKind.CURRENT).values("child_id")
+        return episodes.filter(child_id__in=at_postcode, child__confidential_address=False)
+    return episodes.filter(child_id__in=children_named(user, text).values("pk"))
+
+
+NAME_FIELDS = (
+    "legal_first_name",
+    "legal_middle_names",
+    "legal_last_name",
+    "preferred_first_name",
+    "preferred_last_name",
+)
+
+
+def children_named(user: Any, text: str) -> QuerySet[Any]:
+    """Children whose names start with every word typed, or match it by full-text search."""
+    words = NAME_WORD.findall(text)
+    if not words:
+        return children_for(user).none()
+    prefix = Q()
+    for word in words:
+        any_field = Q()
+        for name in NAME_FIELDS:
+            any_field |= Q(**{f"{name}__istartswith": word})
+        prefix &= any_field
+    vector = SearchVector(*NAME_FIELDS, config="simple")
+    query = SearchQuery(" ".join(words), config="simple", search_type="plain")
+    return children_for(user).annotate(name_search=vector).filter(prefix | Q(name_search=query))
+
+
+def schools_in_cases_of(user: Any) -> QuerySet[School]:
+    """Schools that opened cases the user can see, for the school filter."""
+    return School.objects.filter(pk__in=episodes_for(user).values("opened_by_school_id")).order_by("name")
+
+
+def officers_of(user: Any) -> QuerySet[User]:
+    """The active EHE officers of the user's LA, by name."""
+    if not user.local_authority_id:
+        return User.objects.none()
+    return User.objects.filter(
+        local_authority_id=user.local_authority_id, groups__name=Role.EHE_OFFICER.value, is_active=True
+    ).order_by("first_name", "last_name", "username")

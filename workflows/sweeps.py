@@ -1,0 +1,454 @@
+"""Which episodes each rule of DESIGN section 5 finds, and the sweep that applies them all.
+
+Every rule in ``workflows.escalation_rules.RULES`` has a :class:`RuleSweep` here (a test keeps the
+two registries in step): the SQL condition under which the rule fires, and the condition under
+which an open escalation of it still stands. A rule's sweep is a few set-based statements over
+all the LAs at once, never a loop over episodes:
+
+- per-LA thresholds are joined from ``ehe_register_localauthority`` (calendar days, months) or,
+  for working-day offsets, computed here once per LA on the bank-holiday calendar and passed in
+  as a small table (``c``), together with ``as_of``: the database's ``now()`` is never used;
+- raising is ``INSERT ... ON CONFLICT DO NOTHING`` on the one-open-escalation index, so repeated
+  sweeps raise nothing new; an escalation whose condition has cleared is resolved with a log
+  entry (safeguarding escalations excepted: only a decision resolves them);
+- automatic transitions (``review_falls_due``, ``contacts_went_stale``) go through
+  ``episodes_bulk_transition``;
+- unacknowledged escalations past their due time climb one rung (``escalations_climb_due``);
+- the ``officer_absent`` rule moves cases (``workflows.services.absence``).
+
+The same sweep, restricted to one episode (``episode_rules_evaluate``), is how the rules are
+evaluated at an event (a submission, an activity, a verification, a transition).
+
+Working-day rules change only on working days: "N working days after receipt" is reached at the
+start of the N-th working day, and a review date "has passed" from the start of the first working
+day after it, so a Saturday sweep raises nothing that Friday's did not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+
+from ehe_register.models import LocalAuthority, SenStatus, SocialCareStatus
+from ehe_register.working_days import LONDON, add_working_days
+from workflows.escalation_rules import RULES
+from workflows.models import Episode
+from workflows.services.absence import absence_cover_apply
+from workflows.services.bulk import episodes_bulk_transition
+from workflows.services.cases import episode_concern_raised
+from workflows.services.escalations import (
+    escalations_climb_due,
+    escalations_raise_many,
+    escalations_resolve_many,
+)
+from workflows.states import State
+
+logger = logging.getLogger(__name__)
+
+SWEEP_LOCK = 7_236_001  # pg advisory lock: one full sweep at a time
+
+# States in which the first-contact clock runs: the case has not yet got past the enquiry.
+ENQUIRY_STATES = (
+    State.SAFEGUARDING_REVIEW,
+    State.AWAITING_CONSENT,
+    State.ADDRESS_VERIFICATION,
+    State.EDUCATION_ENQUIRY,
+    State.MISSING_EDUCATION,
+)
+REVIEW_STATES = (State.MONITORING, State.REVIEW_DUE)
+STALE_MOVES_FROM = (State.MONITORING, State.REVIEW_DUE, State.EDUCATION_ENQUIRY)  # contacts_went_stale
+NOT_SWEPT = [str(State.CLOSED), str(State.NOTIFIED)]  # notified: the risk check runs at once
+
+
+@dataclass(frozen=True)
+class RuleSweep:
+    """The set-based query of one rule, as SQL conditions over ``e`` (the episode), ``ch`` (its
+    child), ``la`` (its LA) and ``c`` (the LA's clock for this sweep).
+
+    ``fires``: the rule's condition; an escalation is raised where it holds and none is open.
+    ``holds``: while this holds, an open escalation stands; when it stops holding (or the case
+    closes) the escalation is resolved. None: only a decision resolves it.
+    ``once_per_episode``: raised at most once on an episode (facts, not a clock).
+    """
+
+    rule: str
+    fires: str
+    holds: str | None
+    cleared: str = ""
+    once_per_episode: bool = False
+
+
+_UNVERIFIED = "e.contacts_verified_at IS NULL AND e.contacts_stale_at IS NULL"
+_ENQUIRY_OVERDUE = (
+    "e.state = ANY(%(enquiry_states)s) AND e.received_on + la.first_contact_days <= c.today"
+    " AND (e.first_contact_at IS NULL OR (la.home_check_duty_commenced AND e.child_seen_at_home_at IS NULL))"
+)
+_REVIEW_OVERDUE = "e.state = ANY(%(review_states)s) AND e.review_due_on <= c.review_passed_by"
+
+SWEEPS: dict[str, RuleSweep] = {
+    sweep.rule: sweep
+    for sweep in [
+        # Raised at the event (intake, an activity); the sweep catches a concern that was recorded
+        # without its escalation, and does what the event does (episode_concern_raised).
+        RuleSweep(
+            "concern_ticked",
+            fires="""(
+                (e.concern_at_intake AND NOT EXISTS (
+                    SELECT 1 FROM workflows_escalation p WHERE p.episode_id = e.id AND p.rule = %(rule)s))
+                OR EXISTS (
+                    SELECT 1 FROM workflows_activity a
+                    WHERE a.episode_id = e.id AND a.safeguarding_concern AND a.recorded_at <= %(as_of)s
+                      AND NOT EXISTS (SELECT 1 FROM workflows_escalation p
+                                      WHERE p.episode_id = e.id AND p.rule = %(rule)s
+                                        AND (p.resolved_at IS NULL OR p.raised_at >= a.occurred_at)))
+            )""",
+            holds=None,
+        ),
+        RuleSweep(
+            "social_care_known",
+            fires="""(ch.social_care_status = ANY(%(social_care_triggers)s) OR EXISTS (
+                SELECT 1 FROM workflows_episode o
+                WHERE o.child_id = e.child_id AND o.id <> e.id AND o.closed_with_concerns))""",
+            holds=None,
+            once_per_episode=True,
+        ),
+        RuleSweep(
+            "consent_required",
+            fires="e.state = 'awaiting_consent'",
+            holds="e.state = 'awaiting_consent'",
+            cleared="The consent decision has been made",
+        ),
+        RuleSweep("sen_notify", fires="ch.sen_status = %(ehcp)s", holds=None, once_per_episode=True),
+        RuleSweep(
+            "contacts_unverified",
+            fires=f"{_UNVERIFIED} AND e.received_on <= c.unverified_by",
+            holds="e.contacts_verified_at IS NULL",
+            cleared="Contact details verified",
+        ),
+        RuleSweep(
+            "cme_enquiry",
+            fires=f"{_UNVERIFIED} AND e.received_on <= c.cme_by",
+            holds="e.contacts_verified_at IS NULL",
+            cleared="Contact details verified",
+        ),
+        RuleSweep(
+            "contacts_stale",
+            fires="e.contacts_stale_at IS NOT NULL",
+            holds="e.contacts_stale_at IS NOT NULL",
+            cleared="Contact details verified again",
+        ),
+        RuleSweep(
+            "enquiry_overdue",
+            fires=_ENQUIRY_OVERDUE,
+            holds=_ENQUIRY_OVERDUE,
+            cleared="First contact made (and, where the home-check duty applies, the child seen at home)",
+        ),
+        RuleSweep(
+            "review_overdue",
+            fires=_REVIEW_OVERDUE,
+            holds=_REVIEW_OVERDUE,
+            cleared="The review was held or its date moved",
+        ),
+        # Moves cases rather than matching a condition on the episode alone: see absence_cover_apply.
+        RuleSweep("officer_absent", fires="false", holds=None),
+    ]
+}
+
+TRANSITION_SWEEPS = ("review_falls_due",)  # automatic moves that raise nothing
+SWEEP_NAMES = (*RULES, *TRANSITION_SWEEPS)
+
+
+def _latest_start(today: date, n: int) -> date:
+    """The latest day d with ``add_working_days(d, n) <= today``: the n-th working day after any
+    day up to d has begun by ``today``."""
+    day = today
+    while add_working_days(day, n) > today:
+        day -= timedelta(days=1)
+    return day
+
+
+@dataclass(frozen=True)
+class LaClock:
+    """One LA's working-day thresholds for one sweep, computed in Python on the calendar."""
+
+    local_authority: LocalAuthority
+    today: date
+    unverified_by: date  # received on or before: N working days have passed
+    cme_by: date  # ... 2N working days
+    review_horizon: date  # monitoring cases with a review on or before this fall due
+    review_passed_by: date  # review dates on or before this have passed
+
+    @classmethod
+    def of(cls, la: LocalAuthority, as_of: datetime) -> LaClock:
+        today = as_of.astimezone(LONDON).date()
+        n = la.contacts_unverified_working_days
+        return cls(
+            local_authority=la,
+            today=today,
+            unverified_by=_latest_start(today, n),
+            cme_by=_latest_start(today, 2 * n),
+            review_horizon=add_working_days(today, la.review_warning_working_days),
+            review_passed_by=_latest_start(today, 1),
+        )
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "la_id": self.local_authority.pk,
+            "today": self.today.isoformat(),
+            "unverified_by": self.unverified_by.isoformat(),
+            "cme_by": self.cme_by.isoformat(),
+            "review_horizon": self.review_horizon.isoformat(),
+            "review_passed_by": self.review_passed_by.isoformat(),
+        }
+
+
+CLOCK = (
+    "jsonb_to_recordset(%(clock)s::jsonb) AS c(la_id bigint, today date, unverified_by date, cme_by date,"
+    " review_horizon date, review_passed_by date)"
+)
+EPISODES = f"""
+    workflows_episode e
+    JOIN {CLOCK} ON c.la_id = e.local_authority_id
+    JOIN ehe_register_localauthority la ON la.id = e.local_authority_id
+    JOIN ehe_register_child ch ON ch.id = e.child_id
+"""
+
+
+class SweepBusy(Exception):
+    """Another sweep is running: this one would only repeat its work."""
+
+
+@dataclass
+class _Run:
+    as_of: datetime
+    clocks: list[LaClock]
+    episode_ids: list[int] | None
+    counts: dict[str, dict[str, int]]
+
+    def params(self, **more: Any) -> dict[str, Any]:
+        return {
+            "clock": json.dumps([clock.row() for clock in self.clocks]),
+            "as_of": self.as_of,
+            "episode_ids": self.episode_ids or [],
+            "enquiry_states": [str(s) for s in ENQUIRY_STATES],
+            "review_states": [str(s) for s in REVIEW_STATES],
+            "social_care_triggers": sorted(SocialCareStatus.safeguarding_triggers()),
+            "ehcp": str(SenStatus.EHCP),
+            **more,
+        }
+
+    @property
+    def only(self) -> str:
+        return "AND e.id = ANY(%(episode_ids)s)" if self.episode_ids is not None else ""
+
+    def ids(self, sql: str, **more: Any) -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, self.params(**more))
+            return sorted(row[0] for row in cursor.fetchall())
+
+    def add(self, rule: str, what: str, n: int) -> None:
+        self.counts[rule][what] += n
+
+
+def _contacts_go_stale(run: _Run) -> None:
+    """Verified longer ago than the LA's M months: the details are stale now (as a failed contact
+    makes them, in ``contacts_mark_stale``), and cases in monitoring, review or enquiry go back to
+    address verification. Cases waiting on a decision or a statutory clock stay where they are."""
+    with transaction.atomic():
+        run.ids(
+            f"""
+            UPDATE workflows_episode e SET contacts_stale_at = %(as_of)s, contacts_verified_at = NULL
+            FROM ehe_register_localauthority la, {CLOCK}
+            WHERE la.id = e.local_authority_id AND c.la_id = e.local_authority_id
+              AND e.state <> ALL(%(not_swept)s) AND e.contacts_stale_at IS NULL
+              AND e.contacts_verified_at < %(as_of)s::timestamptz - make_interval(months => la.contacts_stale_months)
+              {run.only}
+            RETURNING e.id
+            """,  # noqa: S608 - fixed fragments only
+            not_swept=NOT_SWEPT,
+        )
+        stale = run.ids(
+            f"""
+            SELECT e.id FROM {EPISODES}
+            WHERE e.contacts_stale_at IS NOT NULL AND e.state = ANY(%(movable)s) {run.only}
+            """,  # noqa: S608 - fixed fragments only
+            movable=[str(s) for s in STALE_MOVES_FROM],
+        )
+        if stale:
+            moved = episodes_bulk_transition(
+                transition="contacts_went_stale",
+                episodes=Episode.objects.filter(pk__in=stale),
+                as_of=run.as_of,
+                reason="Contact details went stale",
+            )
+            run.add("contacts_stale", "moved", len(moved))
+
+
+def _reviews_fall_due(run: _Run) -> None:
+    """Monitoring cases whose review date is within W working days move to review due."""
+    with transaction.atomic():
+        due = run.ids(
+            f"""
+            SELECT e.id FROM {EPISODES}
+            WHERE e.state = 'monitoring' AND e.review_due_on <= c.review_horizon {run.only}
+            """  # noqa: S608 - fixed fragments only
+        )
+        if due:
+            moved = episodes_bulk_transition(
+                transition="review_falls_due",
+                episodes=Episode.objects.filter(pk__in=due),
+                as_of=run.as_of,
+                reason="The review date is near",
+            )
+            run.add("review_falls_due", "moved", len(moved))
+
+
+def _rule_sweep(run: _Run, sweep: RuleSweep) -> None:
+    with transaction.atomic():
+        if sweep.holds is not None:
+            cleared = run.ids(
+                f"""
+                SELECT x.id FROM workflows_escalation x
+                JOIN {EPISODES} ON e.id = x.episode_id
+                WHERE x.rule = %(rule)s AND x.resolved_at IS NULL
+                  AND NOT COALESCE(e.state <> 'closed' AND ({sweep.holds}), false)
+                  {run.only}
+                FOR UPDATE OF x
+                """,  # noqa: S608 - fixed fragments declared in SWEEPS
+                rule=sweep.rule,
+            )
+            resolved = escalations_resolve_many(
+                escalation_ids=cleared, as_of=run.as_of, note=f"Resolved automatically: {sweep.cleared}"
+            )
+            run.add(sweep.rule, "resolved", len(resolved))
+        never_or_not_open = "" if sweep.once_per_episode else "AND p.resolved_at IS NULL"
+        found = run.ids(
+            f"""
+            SELECT e.id FROM {EPISODES}
+            WHERE e.state <> ALL(%(not_swept)s) AND ({sweep.fires})
+              AND NOT EXISTS (SELECT 1 FROM workflows_escalation p
+                              WHERE p.episode_id = e.id AND p.rule = %(rule)s {never_or_not_open})
+              {run.only}
+            """,  # noqa: S608 - fixed fragments declared in SWEEPS
+            rule=sweep.rule,
+            not_swept=NOT_SWEPT,
+        )
+        if not found:
+            return
+        if sweep.rule == "concern_ticked":
+            # Rare (the event raises it): do exactly what the event does, transition included.
+            for episode_id in found:
+                episode_concern_raised(episode_id=episode_id, as_of=run.as_of, note="Found by the sweep")
+            run.add(sweep.rule, "raised", len(found))
+            return
+        raised = escalations_raise_many(
+            rule_name=sweep.rule,
+            episode_ids=found,
+            as_of=run.as_of,
+            once_per_episode=sweep.once_per_episode,
+        )
+        run.add(sweep.rule, "raised", len(raised))
+
+
+def _absence_cover(run: _Run) -> None:
+    result = absence_cover_apply(
+        as_of=run.as_of, local_authorities=[c.local_authority for c in run.clocks], episode_ids=run.episode_ids
+    )
+    run.add("officer_absent", "raised", len(result.raised))
+    run.add("officer_absent", "moved", len(result.moves))
+
+
+def _climb(run: _Run) -> None:
+    climbed = escalations_climb_due(
+        as_of=run.as_of, local_authorities=[c.local_authority for c in run.clocks], episode_ids=run.episode_ids
+    )
+    for rule, n in climbed.items():
+        run.add(rule, "climbed", n)
+
+
+def _empty_counts() -> dict[str, dict[str, int]]:
+    return {name: {"raised": 0, "resolved": 0, "climbed": 0, "moved": 0} for name in SWEEP_NAMES}
+
+
+def sweep_run(
+    *,
+    as_of: datetime,
+    la_code: str | None = None,
+    dry_run: bool = False,
+    episode_ids: Sequence[int] | None = None,
+    climb: bool = True,
+) -> dict[str, dict[str, int]]:
+    """Evaluate every rule at ``as_of`` (aware; from Python, never the database's clock).
+
+    Returns, per rule (and per automatic transition), how many escalations were raised, resolved
+    and climbed and how many cases moved. ``la_code`` limits the sweep to one LA; ``dry_run``
+    does all the work in a transaction that is rolled back, so the counts are exact and nothing
+    changes. ``episode_ids`` limits it to those episodes (the evaluation at an event).
+    A full sweep runs alone: if another is running, SweepBusy is raised.
+    """
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    authorities = LocalAuthority.objects.filter(uses_service=True)
+    if la_code is not None:
+        authorities = LocalAuthority.objects.filter(dfe_code=la_code)
+        if not authorities.exists():
+            raise LocalAuthority.DoesNotExist(f"No local authority with the DfE code {la_code}")
+    run = _Run(
+        as_of=as_of,
+        clocks=[LaClock.of(la, as_of) for la in authorities.order_by("pk")],
+        episode_ids=list(episode_ids) if episode_ids is not None else None,
+        counts=_empty_counts(),
+    )
+    if not run.clocks:
+        return run.counts
+    exclusive = episode_ids is None
+    if exclusive and not _lock(SWEEP_LOCK):
+        raise SweepBusy("Another sweep is running")
+    try:
+        with transaction.atomic():
+            _contacts_go_stale(run)
+            _reviews_fall_due(run)
+            for name in RULES:
+                if name != "officer_absent":
+                    _rule_sweep(run, SWEEPS[name])
+            _absence_cover(run)
+            if climb:
+                _climb(run)
+            if dry_run:
+                transaction.set_rollback(True)
+    finally:
+        if exclusive:
+            _unlock(SWEEP_LOCK)
+    if not dry_run and exclusive:
+        logger.info("Sweep at %s: %s", as_of.isoformat(), _summary(run.counts))
+    return run.counts
+
+
+def episode_rules_evaluate(*, episode_id: int, as_of: datetime) -> dict[str, dict[str, int]]:
+    """Evaluate every rule for one episode now: call it after an event that may have changed what
+    the rules see (a submission, an activity, a verification, a transition). Raising is idempotent
+    and cleared conditions resolve, exactly as the periodic sweep would do a little later."""
+    la_code = Episode.objects.filter(pk=episode_id).values_list("local_authority__dfe_code", flat=True).get()
+    return sweep_run(as_of=as_of, la_code=la_code, episode_ids=[episode_id], climb=False)
+
+
+def _lock(key: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        return bool(cursor.fetchone()[0])  # type: ignore[index]
+
+
+def _unlock(key: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def _summary(counts: dict[str, dict[str, int]]) -> str:
+    busy = {rule: {k: v for k, v in c.items() if v} for rule, c in counts.items() if any(c.values())}
+    return json.dumps(busy) if busy else "nothing to do"

@@ -1,0 +1,37 @@
+"""Celery tasks for the rules. They take ISO times (or nothing: now) and only call services."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from celery import shared_task
+from django.utils import timezone
+
+from workflows.services.escalations import managers_digest_send
+from workflows.sweeps import SweepBusy, sweep_run
+
+logger = logging.getLogger(__name__)
+
+
+def _as_of(value: str | None) -> datetime:
+    return datetime.fromisoformat(value) if value else timezone.now()
+
+
+@shared_task(name="workflows.escalations_sweep", ignore_result=True)
+def escalations_sweep(as_of: str | None = None, la_code: str | None = None) -> dict[str, Any]:
+    """The periodic sweep (every EHE_SWEEP_MINUTES). Safe to run twice: raising is idempotent,
+    and a sweep that finds another one running leaves the work to it."""
+    try:
+        return sweep_run(as_of=_as_of(as_of), la_code=la_code)
+    except SweepBusy:
+        logger.info("Sweep skipped: another sweep is running")
+        return {}
+
+
+@shared_task(name="workflows.managers_digest", ignore_result=True)
+def managers_digest(as_of: str | None = None) -> int:
+    """The managers' digest (07:30, Monday to Friday; bank holidays are skipped by the service).
+    Safe to run twice: one message per manager per day (idempotency key)."""
+    return managers_digest_send(as_of=_as_of(as_of))
