@@ -173,7 +173,7 @@ _MONTH_NAMES = [
 
 def _month_number(text: str) -> int | None:
     """12, "12", "Dec" and "December" are all December; anything else is None."""
-    if text.isdigit():
+    if _ascii_digits(text):
         return int(text)
     lowered = text.lower()
     if len(lowered) >= 3:
@@ -181,6 +181,11 @@ def _month_number(text: str) -> int | None:
             if name.startswith(lowered):
                 return number
     return None
+
+
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit() accepts "²" and other digits int() refuses.
+    return text.isascii() and text.isdigit()
 
 
 def _lower_first(label: str) -> str:
@@ -228,11 +233,11 @@ class GovukDateField(forms.MultiValueField):
         if missing:
             raise self._error("incomplete", missing="a " + " and ".join(missing))
         month_number = _month_number(month)
-        if not day.isdigit() or month_number is None or not year.isdigit():
+        if not _ascii_digits(day) or month_number is None or not _ascii_digits(year):
             raise self._error("invalid")
         if len(year) != 4:
             raise self._error("invalid_year")
         try:
             return datetime.date(int(year), month_number, int(day))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise self._error("invalid") from None

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from ehe_register.models import LocalAuthority, OffRollNotification, ReasonCode, RemovalStatus, Routing
+from ehe_register.models import ChildMerge, LocalAuthority, OffRollNotification, ReasonCode, RemovalStatus, Routing
 from ehe_register.roles import Role
 from tests.access_matrix import (
     ADMIN,
@@ -24,7 +24,8 @@ from tests.access_matrix import (
     matrix_mismatches,
     url_names,
 )
-from tests.factories import make_user
+from tests.factories import make_episode, make_user
+from workflows.states import State
 
 LA_STAFF = [
     Role.EHE_OFFICER,
@@ -63,6 +64,28 @@ EXPECTED: dict[str, dict[str, str]] = {
     "schools:notification_detail": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=NOT_FOUND),
     "schools:confirmation": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=NOT_FOUND),
     # --- casework: queues, case page, assignment, absence, new case, merge ---
+    # Queues: every LA role; the front door's own queue is safeguarding, so the team queue is 403 to it.
+    "cases:index": expect(
+        REDIRECT, anonymous=LOGIN, school_user=FORBIDDEN, other_school_user=FORBIDDEN, administrator=FORBIDDEN
+    ),
+    "cases:queue": expect(
+        FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, head_of_service=OK, auditor=OK, other_la_officer=OK
+    ),
+    "cases:bulk_assign": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=METHOD),
+    "cases:match_resolve": expect(
+        FORBIDDEN, anonymous=LOGIN, ehe_officer=METHOD, ehe_manager=METHOD, other_la_officer=METHOD
+    ),
+    # The case page: every LA role of the case's LA; another LA's officer gets 404, school users 403.
+    "cases:detail": expect(FORBIDDEN, anonymous=LOGIN, other_la_officer=NOT_FOUND, **{r.value: OK for r in LA_STAFF}),
+    "cases:assign": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=METHOD, ehe_manager=METHOD, other_la_officer=METHOD),
+    "cases:absences": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
+    "cases:absence_new": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
+    "cases:new": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
+    # Merging and undoing a merge: EHE managers only.
+    "cases:merge_start": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
+    "cases:merge": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
+    "cases:merge_confirm": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
+    "cases:merge_undo": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
     # --- casework: recording work and decisions ---
 }
 
@@ -101,6 +124,32 @@ def url_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Call
     return {
         "schools:notification_detail": lambda: reference,
         "schools:confirmation": lambda: reference,
+        **_casework_kwargs(principals, la),
+    }
+
+
+def _casework_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Callable[[], dict[str, Any]]]:
+    """A case in ``la``, a second child to compare it with, and a merge to undo."""
+    episode = make_episode(State.ADDRESS_VERIFICATION, la=la)
+    other = make_episode(State.MONITORING, la=la)
+    merged = make_episode(State.CLOSED, la=la)
+    merge = ChildMerge.objects.create(
+        local_authority=la,
+        kept_child=other.child,
+        duplicate_child=merged.child,
+        moved={},
+        merged_by=principals[Role.EHE_MANAGER.value],
+        merged_at=timezone.now(),
+    )
+    case = {"pk": episode.pk}
+    return {
+        "cases:queue": lambda: {"slug": "team"},
+        "cases:match_resolve": lambda: {"pk": 1},
+        "cases:detail": lambda: case,
+        "cases:assign": lambda: case,
+        "cases:merge": lambda: case,
+        "cases:merge_confirm": lambda: {"keep": episode.child_id, "duplicate": other.child_id},
+        "cases:merge_undo": lambda: {"pk": merge.pk},
     }
 
 

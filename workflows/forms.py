@@ -109,9 +109,9 @@ class QueueFilterForm(forms.Form):
 
     def __init__(self, *args: Any, schools: QuerySet[School], officers: QuerySet[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["state"].choices = [("", "Any state"), *State.choices]
+        self.fields["state"].choices = [("", "Any state"), *State.choices]  # type: ignore[attr-defined]
         self.fields["school"].queryset = schools  # type: ignore[attr-defined]
-        self.fields["officer"].choices = [
+        self.fields["officer"].choices = [  # type: ignore[attr-defined]
             ("", "Any officer"),
             ("none", "Unassigned"),
             *[(str(o.pk), o.display_name) for o in officers],
@@ -220,9 +220,7 @@ class AbsenceForm(forms.Form):
         help_text="Leave this blank if the return date is not known. For example, 27 3 2026",
     )
 
-    def __init__(
-        self, *args: Any, officers: QuerySet[User] | None, today: datetime.date, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, officers: QuerySet[User] | None, today: datetime.date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.today = today
         if officers is None:
@@ -289,7 +287,9 @@ class NewCaseForm(forms.Form):
         attrs={"autocomplete": "off", "inputmode": "numeric", "class": "govuk-input--width-10"},
     )
 
-    address_line_1 = _text("Address line 1", 200, required_message="Enter address line 1, typically the building and street")
+    address_line_1 = _text(
+        "Address line 1", 200, required_message="Enter address line 1, typically the building and street"
+    )
     address_line_2 = _text("Address line 2 (optional)", 200, required=False)
     address_town = _text("Town or city", 100, required_message="Enter town or city")
     postcode = _text(

@@ -116,7 +116,7 @@ DEFAULT_QUEUE_BY_ROLE: tuple[tuple[Role, str], ...] = (
 
 
 def queues_for(user: Any) -> list[Queue]:
-    roles = getattr(user, "roles", frozenset())
+    roles: frozenset[Role] = getattr(user, "roles", frozenset())
     return [queue for queue in QUEUES if queue.roles & roles]
 
 
@@ -161,8 +161,10 @@ def queue_condition(slug: str, user: Any, today: date) -> Q:
         "consent": lambda: Q(state=State.AWAITING_CONSENT),
         "mine": lambda: active & Q(assigned_officer_id=user.pk),
         "verification": lambda: Q(state=State.ADDRESS_VERIFICATION),
-        "reviews": lambda: Q(state=State.REVIEW_DUE)
-        | Q(state=State.MONITORING, review_due_on__lte=today + timedelta(days=REVIEW_WINDOW_DAYS)),
+        "reviews": lambda: (
+            Q(state=State.REVIEW_DUE)
+            | Q(state=State.MONITORING, review_due_on__lte=today + timedelta(days=REVIEW_WINDOW_DAYS))
+        ),
         "team": lambda: active & unassigned,
     }
     return conditions[slug]()
@@ -170,7 +172,7 @@ def queue_condition(slug: str, user: Any, today: date) -> Q:
 
 def _ordering(slug: str) -> list[Any]:
     due = F("next_action_due").asc(nulls_last=True)
-    return {
+    orderings: dict[str, list[Any]] = {
         "safeguarding": [F("safeguarding_due").asc(nulls_last=True), "received_on", "pk"],
         "new": ["received_on", "pk"],
         "consent": ["received_on", "pk"],
@@ -178,7 +180,8 @@ def _ordering(slug: str) -> list[Any]:
         "verification": ["-is_overdue", "received_on", "pk"],
         "reviews": [F("review_due_on").asc(nulls_last=True), "pk"],
         "team": ["-is_overdue", due, "received_on", "pk"],
-    }[slug]
+    }
+    return orderings[slug]
 
 
 def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime) -> QuerySet[Episode]:
@@ -186,14 +189,18 @@ def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime) -> 
     safeguarding_due = (
         _open_escalations().filter(rule__in=SAFEGUARDING_RULE_NAMES).order_by("due_at").values("due_at")[:1]
     )
-    return episodes.select_related("child", "local_authority", "assigned_officer", "opened_by_school").annotate(
-        is_overdue=ExpressionWrapper(overdue_condition(today, now), output_field=BooleanField()),
-        safeguarding_due=Subquery(safeguarding_due),
-    ).prefetch_related(
-        Prefetch(
-            "child__addresses",
-            queryset=Address.objects.filter(kind=AddressKind.CURRENT),
-            to_attr="current_addresses",
+    return (
+        episodes.select_related("child", "local_authority", "assigned_officer", "opened_by_school")
+        .annotate(
+            is_overdue=ExpressionWrapper(overdue_condition(today, now), output_field=BooleanField()),
+            safeguarding_due=Subquery(safeguarding_due),
+        )
+        .prefetch_related(
+            Prefetch(
+                "child__addresses",
+                queryset=Address.objects.filter(kind=AddressKind.CURRENT),
+                to_attr="current_addresses",
+            )
         )
     )
 
@@ -236,8 +243,8 @@ def open_matches_for(user: Any) -> QuerySet[PossibleMatch]:
         .filter(status=MatchStatus.OPEN)
         .select_related("child", "candidate", "notification")
         .prefetch_related(
-            Prefetch("child__episodes", queryset=Episode.objects.order_by("-opened_at")),
-            Prefetch("candidate__episodes", queryset=Episode.objects.order_by("-opened_at")),
+            Prefetch("child__episodes", queryset=episodes_for(user).order_by("-opened_at")),
+            Prefetch("candidate__episodes", queryset=episodes_for(user).order_by("-opened_at")),
         )
         .order_by("found_at", "pk")
     )
@@ -252,7 +259,7 @@ NOTIFICATION_REFERENCE = re.compile(r"EHE-\d{3}-\d+")
 UPN_SHAPE = re.compile(r"[A-Z]\d{11}[A-Z0-9]")
 FULL_POSTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}")
 OUTWARD_CODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?")
-NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 
 
 @dataclass(frozen=True)
@@ -275,7 +282,7 @@ def episodes_filter(
     if filters.officer == "none":
         episodes = episodes.filter(assigned_officer__isnull=True)
     elif filters.officer:
-        episodes = episodes.filter(assigned_officer_id=filters.officer)
+        episodes = episodes.filter(assigned_officer_id=int(filters.officer))
     if filters.overdue:
         episodes = episodes.filter(overdue_condition(today, now))
     if filters.priority is not None:

@@ -267,7 +267,9 @@ def _contacts_go_stale(run: _Run) -> None:
             FROM ehe_register_localauthority la, {CLOCK}
             WHERE la.id = e.local_authority_id AND c.la_id = e.local_authority_id
               AND e.state <> ALL(%(not_swept)s) AND e.contacts_stale_at IS NULL
-              AND e.contacts_verified_at < %(as_of)s::timestamptz - make_interval(months => la.contacts_stale_months)
+              AND e.contacts_verified_at < ((%(as_of)s::timestamptz AT TIME ZONE 'Europe/London')
+                                            - make_interval(months => la.contacts_stale_months))
+                                           AT TIME ZONE 'Europe/London'
               {run.only}
             RETURNING e.id
             """,  # noqa: S608 - fixed fragments only

@@ -2,8 +2,23 @@
 
 from django.urls import include, path
 
+from workflows.views import absences, case, merge, new_case, queues
+
 app_name = "cases"
 
 urlpatterns: list = [
+    path("", queues.index, name="index"),
+    path("queues/<slug:slug>/", queues.queue_page, name="queue"),
+    path("bulk-assign/", queues.bulk_assign, name="bulk_assign"),
+    path("matches/<int:pk>/resolve/", queues.match_resolve, name="match_resolve"),
+    path("<int:pk>/", case.case_detail, name="detail"),
+    path("<int:pk>/assign/", case.case_assign, name="assign"),
+    path("absences/", absences.absence_list, name="absences"),
+    path("absences/new/", absences.absence_new, name="absence_new"),
+    path("new/", new_case.case_new, name="new"),
+    path("merge/", merge.merge_start, name="merge_start"),
+    path("<int:pk>/merge/", merge.merge_from_case, name="merge"),
+    path("merge/<int:keep>/<int:duplicate>/", merge.merge_confirm, name="merge_confirm"),
+    path("merges/<int:pk>/undo/", merge.merge_undo, name="merge_undo"),
     path("", include("workflows.urls_actions")),
 ]

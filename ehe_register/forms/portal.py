@@ -103,7 +103,6 @@ class _Date(GovukDateField):
     the field's "must be a real date" message rather than an exception."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("help_text", "For example, 27 3 2014")
         # Not date_of_birth=True: the date is the child's, so the browser must not offer the user's own.
         super().__init__(widget=GovukDateWidget(), **kwargs)
 
@@ -235,7 +234,7 @@ class NotificationForm(forms.Form):
         subject="Preferred first name",
         required=False,
     )
-    date_of_birth = _Date(label="Date of birth")
+    date_of_birth = _Date(label="Date of birth", error_messages={"required": "Enter the child's date of birth"})
     sex = _choice("Sex", Sex.choices, "Select the child's sex", widget=forms.RadioSelect)
     upn = _Text(
         label="Unique pupil number (UPN) (optional)",
@@ -321,7 +320,10 @@ class NotificationForm(forms.Form):
     parent_2_email = _email("Email address (optional)")
 
     # Leaving school
-    notice_received_on = _Date(label="Date the parent's written notice was received")
+    notice_received_on = _Date(
+        label="Date the parent's written notice was received",
+        error_messages={"required": "Enter the date the parent's written notice was received"},
+    )
     removal_status = _choice(
         "Has the pupil already been removed from the admission register?",
         RemovalStatus.choices,
@@ -390,7 +392,6 @@ class NotificationForm(forms.Form):
     referred_on = _Date(
         label="Date it was referred",
         required=False,
-        help_text="Leave blank if it has not been referred. For example, 27 3 2026",
     )
     referral_reference = _Text(
         label="Referral reference",
@@ -445,12 +446,25 @@ class NotificationForm(forms.Form):
             del self.fields["school"]
         else:
             self.fields["school"].queryset = schools  # type: ignore[attr-defined]
+        self._set_date_hints()
         default_la = self._schools[0].local_authority if self._schools else None
         if default_la is not None:
             self.fields["residence_la"].initial = default_la.pk
             self.fields[
                 "referred_to_front_door"
             ].label = f"Has the concern been referred to {default_la.front_door_name} or children's social care?"
+
+    def _set_date_hints(self) -> None:
+        """GOV.UK's "For example" hints, with a plausible date for each question."""
+
+        def example(day: datetime.date) -> str:
+            return f"For example, {day.day} {day.month} {day.year}"
+
+        recent = self.today - datetime.timedelta(days=40)
+        self.fields["date_of_birth"].help_text = example(recent.replace(year=recent.year - 11, day=min(recent.day, 28)))
+        for name in ("notice_received_on", "removed_from_roll_on", "concern_last_raised_on"):
+            self.fields[name].help_text = example(recent)
+        self.fields["referred_on"].help_text = f"Leave blank if it has not been referred. {example(recent)}"
 
     # ------------------------------------------------------------------------------------------
     # Facts the templates and the view need

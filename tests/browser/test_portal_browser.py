@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from ehe_register.models import LocalAuthority, OffRollNotification, User
 from ehe_register.roles import Role
@@ -110,8 +111,8 @@ def send_a_notification(page: Any, base_url: str, user: User, at: Callable[[str]
         "Enter the designated safeguarding lead's name",
         "Enter the designated safeguarding lead's direct phone number",
     ]
-    assert page.locator("#id_postcode_error").inner_text() == "Error: Enter a real postcode, like SW1A 1AA"
-    assert page.locator("#id_concern_nature_error").inner_text() == "Error: Describe the nature of the concern"
+    expect(page.locator("#id_postcode_error")).to_have_text("Error: Enter a real postcode, like SW1A 1AA")
+    expect(page.locator("#id_concern_nature_error")).to_have_text("Error: Describe the nature of the concern")
     # What was typed is still there, and the summary's links take the user to the field.
     assert page.get_by_label("Legal first name", exact=True).input_value() == "Ada"
     summary.get_by_role("link", name="Enter a real postcode, like SW1A 1AA").click()
@@ -132,7 +133,7 @@ def send_a_notification(page: Any, base_url: str, user: User, at: Callable[[str]
     reference = page.locator(".govuk-panel__body strong").inner_text()
     at("confirmation")
 
-    page.get_by_role("link", name="Your notifications").click()
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Your notifications").click()
     page.wait_for_url(f"{base_url}/school/notifications/")
     assert page.get_by_role("cell", name="Ada Lovelace").is_visible()
     at("list")

@@ -275,7 +275,7 @@ def test_dates_cannot_be_in_the_future(
 @pytest.mark.parametrize(
     ("parts", "message"),
     [
-        (("", "", ""), "Enter date of birth"),
+        (("", "", ""), "Enter the child's date of birth"),
         (("10", "", "2014"), "Date of birth must include a month"),
         (("31", "2", "2014"), "Date of birth must be a real date"),
         (("10", "12", "14"), "Year must include 4 numbers"),

@@ -140,7 +140,7 @@ def test_errors_are_summarised_and_shown_by_each_field(client_for: Client) -> No
     assert "<title>Error: " in html
     assert "There is a problem" in html
     assert '<a href="#id_legal_first_name">Enter the child&#x27;s legal first name</a>' in html
-    assert '<a href="#id_date_of_birth_day">Enter date of birth</a>' in html
+    assert '<a href="#id_date_of_birth_day">Enter the child&#x27;s date of birth</a>' in html
     assert '<a href="#id_sex_0">Select the child&#x27;s sex</a>' in html
     assert '<a href="#id_postcode">Enter a real postcode, like SW1A 1AA</a>' in html
     assert '<a href="#id_concern_nature">Describe the nature of the concern</a>' in html

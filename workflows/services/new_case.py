@@ -161,7 +161,9 @@ def case_open(*, data: NewCaseInput, actor: User, as_of: datetime | None = None)
                 at=as_of,
             )
         if data.assign_to_me and actor.has_role(Role.EHE_OFFICER):
-            episode = episode_assign(episode_id=episode.pk, officer=actor, actor=actor, expected_version=None, as_of=as_of)
+            episode = episode_assign(
+                episode_id=episode.pk, officer=actor, actor=actor, expected_version=None, as_of=as_of
+            )
         return NewCaseResult(
             episode=Episode.objects.get(pk=episode.pk),
             child_created=result.certain is None,

@@ -112,9 +112,9 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
     today = timezone.localdate(now)
     context: dict[str, Any] = {"queue": queue, "tabs": _tabs(user, queue, today), "today": today}
     if slug == MATCHES:
-        page = Paginator(open_matches_for(user), PER_PAGE).get_page(request.GET.get("page"))
+        matches = Paginator(open_matches_for(user), PER_PAGE).get_page(request.GET.get("page"))
         may_resolve = user.has_role(Role.EHE_OFFICER, Role.EHE_MANAGER)  # type: ignore[union-attr]
-        context.update(page=page, matches=page.object_list, may_resolve=may_resolve)
+        context.update(page=matches, matches=matches.object_list, may_resolve=may_resolve)
         return render(request, "officers/queue_matches.html", context)
 
     officers = officers_of(user)
@@ -147,7 +147,7 @@ def bulk_assign(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect(back)
     versions = form.versions()
     visible = set(episodes_for(user).filter(pk__in=list(versions)).values_list("pk", flat=True))
