@@ -122,26 +122,32 @@ def _push_after_commit(message_ids: list[int]) -> None:
 def messages_push(message_ids: Sequence[int]) -> int:
     """Hand committed messages to a Celery worker. Never raises: the beat claim is the guarantee.
 
-    Returns how many were handed over.
+    One broker connection for the lot, tried once with a short timeout: a broker that is down
+    costs the caller a refused connection, not Celery's usual reconnection loop. After a failure,
+    pushes stop for EHE_BROKER_RETRY_AFTER_SECONDS. Returns how many were handed over.
     """
     global _broker_down_until
-    if time.monotonic() < _broker_down_until:
+    if not message_ids or time.monotonic() < _broker_down_until:
         return 0
     from notifications.tasks import message_deliver  # the task module imports delivery, which imports this one
 
+    timeout = getattr(settings, "EHE_BROKER_TIMEOUT_SECONDS", 2)
     pushed = 0
-    for message_id in message_ids:
-        try:
-            message_deliver.apply_async((message_id,), retry=False)
-        except Exception as error:  # any broker failure: connection refused, timeout, auth
-            _broker_down_until = time.monotonic() + getattr(settings, "EHE_BROKER_RETRY_AFTER_SECONDS", 30)
-            logger.warning(
-                "Broker unavailable (%s): %d message(s) left for the outbox beat claim",
-                error.__class__.__name__,
-                len(message_ids) - pushed,
-            )
-            return pushed
-        pushed += 1
+    try:
+        options = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+        with message_deliver.app.connection_for_write(transport_options=options) as broker:
+            broker.ensure_connection(max_retries=0, timeout=timeout)
+            for message_id in message_ids:
+                message_deliver.apply_async((message_id,), retry=False, connection=broker)  # type: ignore[call-arg]
+                pushed += 1
+    except Exception as error:  # any broker failure: refused, timed out, authentication
+        _broker_down_until = time.monotonic() + getattr(settings, "EHE_BROKER_RETRY_AFTER_SECONDS", 30)
+        logger.warning(
+            "Broker unavailable (%s: %s): %d message(s) left for the outbox beat claim",
+            error.__class__.__name__,
+            error,
+            len(message_ids) - pushed,
+        )
     return pushed
 
 

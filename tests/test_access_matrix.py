@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from ehe_register.models import ChildMerge, LocalAuthority, OffRollNotification, ReasonCode, RemovalStatus, Routing
+from ehe_register.models import (
+    ChildMerge,
+    LocalAuthority,
+    OffRollNotification,
+    ReasonCode,
+    RemovalStatus,
+    Routing,
+    SchoolContactRequest,
+)
 from ehe_register.roles import Role
 from tests.access_matrix import (
     ADMIN,
@@ -87,6 +95,27 @@ EXPECTED: dict[str, dict[str, str]] = {
     "cases:merge_confirm": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
     "cases:merge_undo": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
     # --- casework: recording work and decisions ---
+    # Recording contacts: caseworkers and the front door; another LA's officer gets 404.
+    "cases:activity_new": expect(
+        FORBIDDEN,
+        anonymous=LOGIN,
+        ehe_officer=OK,
+        ehe_manager=OK,
+        cspa_duty_worker=OK,
+        cspa_manager=OK,
+        other_la_officer=NOT_FOUND,
+    ),
+    "cases:address_check_new": expect(
+        FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=NOT_FOUND
+    ),
+    "cases:school_request_new": expect(
+        FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=NOT_FOUND
+    ),
+    # Decisions follow each transition's permission; checked here with "close" (caseworkers only).
+    "cases:transition": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=NOT_FOUND),
+    # The LA's requests to confirm contact details: only the school asked sees one.
+    "schools:request_list": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=OK),
+    "schools:request_answer": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=NOT_FOUND),
 }
 
 
@@ -125,6 +154,7 @@ def url_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Call
         "schools:notification_detail": lambda: reference,
         "schools:confirmation": lambda: reference,
         **_casework_kwargs(principals, la),
+        **_actions_kwargs(principals, la),
     }
 
 
@@ -150,6 +180,25 @@ def _casework_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str
         "cases:merge": lambda: case,
         "cases:merge_confirm": lambda: {"keep": episode.child_id, "duplicate": other.child_id},
         "cases:merge_undo": lambda: {"pk": merge.pk},
+    }
+
+
+def _actions_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Callable[[], dict[str, Any]]]:
+    """A case in ``la`` that can be closed, and a request to the school_user's school about it."""
+    episode = make_episode(State.EDUCATION_ENQUIRY, la=la)
+    request = SchoolContactRequest.objects.create(
+        episode=episode,
+        school=principals[Role.SCHOOL_USER.value].schools.get(),
+        requested_by=principals[Role.EHE_OFFICER.value],
+        requested_at=timezone.now(),
+    )
+    case = {"pk": episode.pk}
+    return {
+        "cases:activity_new": lambda: case,
+        "cases:address_check_new": lambda: case,
+        "cases:school_request_new": lambda: case,
+        "cases:transition": lambda: {**case, "name": "close"},
+        "schools:request_answer": lambda: {"pk": request.pk},
     }
 
 

@@ -60,6 +60,17 @@ class TimeOfDayField(forms.CharField):
         return time(int(match["hour"]), int(match["minute"]))
 
 
+def optional_review_date() -> GovukDateField:
+    return GovukDateField(
+        label="Next review date (optional)",
+        required=False,
+        error_messages={
+            "incomplete": "Next review date must include {missing}",
+            "invalid": "Next review date must be a real date",
+        },
+    )
+
+
 def _textarea(rows: int = 4) -> forms.Textarea:
     return forms.Textarea(attrs={"rows": rows})
 
@@ -81,6 +92,10 @@ class ActionForm(forms.Form):
     def today(self) -> date:
         return timezone.localdate()
 
+    def arguments(self) -> dict[str, Any]:
+        """The transition's own arguments, from what was typed (none, for most)."""
+        return {}
+
     def _not_in_future(self, name: str, message: str) -> None:
         day = self.cleaned_data.get(name)
         if day is not None and day > self.today:
@@ -95,7 +110,11 @@ class ActivityForm(ActionForm):
     kind = forms.ChoiceField(
         label="What kind of contact was it?", choices=ActivityKind.choices, widget=forms.RadioSelect
     )
-    occurred_on = GovukDateField(label="Date of the contact", help_text="For example, 27 3 2026")
+    occurred_on = GovukDateField(
+        label="Date of the contact",
+        help_text="For example, 27 3 2026",
+        error_messages={"required": "Enter the date of the contact"},
+    )
     occurred_time = TimeOfDayField(label="Time (optional)", help_text="For example, 14:30")
     outcome = forms.ChoiceField(label="Outcome", choices=ActivityOutcome.choices, widget=forms.RadioSelect)
     summary = forms.CharField(label="Summary", widget=_textarea(6), max_length=10000)
@@ -165,7 +184,11 @@ class AddressCheckForm(ActionForm):
 
     method = forms.ChoiceField(label="How were the details checked?", choices=METHODS, widget=forms.RadioSelect)
     outcome = forms.ChoiceField(label="Outcome", choices=CheckOutcome.choices, widget=forms.RadioSelect)
-    checked_on = GovukDateField(label="Date of the check", help_text="For example, 27 3 2026")
+    checked_on = GovukDateField(
+        label="Date of the check",
+        help_text="For example, 27 3 2026",
+        error_messages={"required": "Enter the date of the check"},
+    )
     checked_time = TimeOfDayField(label="Time (optional)", help_text="For example, 14:30")
     line_1 = forms.CharField(label="New address line 1", required=False, max_length=200)
     line_2 = forms.CharField(label="New address line 2 (optional)", required=False, max_length=200)
@@ -280,9 +303,6 @@ class ReasonForm(ActionForm):
         self.fields["reason"].help_text = self.reason_hint
         self.fields["reason"].error_messages["required"] = self.reason_required
 
-    def arguments(self) -> dict[str, Any]:
-        return {}
-
 
 class CspaDecisionForm(ActionForm):
     DECISIONS = [
@@ -326,7 +346,11 @@ class ContactsVerifiedForm(ActionForm):
 
 
 class _HeldForm(ActionForm):
-    held_on = GovukDateField(label="Date of the enquiry or review", help_text="For example, 27 3 2026")
+    held_on = GovukDateField(
+        label="Date of the enquiry or review",
+        help_text="For example, 27 3 2026",
+        error_messages={"required": "Enter the date of the enquiry or review"},
+    )
     notes = forms.CharField(label="Notes (optional)", required=False, widget=_textarea(), max_length=10000)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -342,7 +366,7 @@ class _HeldForm(ActionForm):
 
 
 class ProvisionSuitableForm(_HeldForm):
-    next_review_on = GovukDateField(label="Next review date (optional)", required=False)
+    next_review_on = optional_review_date()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -359,7 +383,11 @@ class ProvisionSuitableForm(_HeldForm):
 
 
 class NotYetShownForm(_HeldForm):
-    next_action_due = GovukDateField(label="When is the next step due?", help_text="For example, 27 3 2026")
+    next_action_due = GovukDateField(
+        label="When is the next step due?",
+        help_text="For example, 27 3 2026",
+        error_messages={"required": "Enter when the next step is due"},
+    )
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -378,7 +406,11 @@ class ProvisionUnsuitableForm(_HeldForm):
         ("Email, with the parent's agreement", "Email, with the parent's agreement"),
     ]
 
-    s437_served_on = GovukDateField(label="Date the section 437 notice was served", help_text="For example, 27 3 2026")
+    s437_served_on = GovukDateField(
+        label="Date the section 437 notice was served",
+        help_text="For example, 27 3 2026",
+        error_messages={"required": "Enter the date the section 437 notice was served"},
+    )
     s437_served_how = forms.ChoiceField(
         label="How was the notice served?", choices=SERVED_HOW, widget=forms.RadioSelect
     )
@@ -400,7 +432,7 @@ class ParentSatisfiesForm(ReasonForm):
     reason_label = "What did the parent show?"
     reason_required = "Say what the parent showed"
 
-    next_review_on = GovukDateField(label="Next review date (optional)", required=False)
+    next_review_on = optional_review_date()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -433,7 +465,11 @@ def sao_earliest(episode: Episode) -> date | None:
 
 
 class SaoServedForm(ActionForm):
-    served_on = GovukDateField(label="Date the school attendance order was served", help_text="For example, 27 3 2026")
+    served_on = GovukDateField(
+        label="Date the school attendance order was served",
+        help_text="For example, 27 3 2026",
+        error_messages={"required": "Enter the date the school attendance order was served"},
+    )
     notes = forms.CharField(label="Notes (optional)", required=False, widget=_textarea(), max_length=10000)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

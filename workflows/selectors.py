@@ -27,16 +27,17 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db.models import (
-    BooleanField,
+    Case,
     Count,
     Exists,
-    ExpressionWrapper,
     F,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
 )
 
 from ehe_register.models import Address, AddressKind, MatchStatus, PossibleMatch, School, User
@@ -192,7 +193,8 @@ def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime) -> 
     return (
         episodes.select_related("child", "local_authority", "assigned_officer", "opened_by_school")
         .annotate(
-            is_overdue=ExpressionWrapper(overdue_condition(today, now), output_field=BooleanField()),
+            # CASE rather than the bare condition: a NULL date makes the condition NULL, which sorts first.
+        is_overdue=Case(When(overdue_condition(today, now), then=Value(True)), default=Value(False)),
             safeguarding_due=Subquery(safeguarding_due),
         )
         .prefetch_related(

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from ehe_register.models import Absence, AbsenceCover, AbsenceKind, LocalAuthority, User
@@ -18,9 +17,9 @@ from ehe_register.roles import Role
 from notifications.models import Channel, Message
 from tests.factories import make_episode, make_user
 from workflows.models import Episode, Escalation, EscalationEvent
-from workflows.services.absence import episode_assign
+from workflows.services.absence import escalations_follow_assignment
+from workflows.services.casework import episode_assign
 from workflows.services.escalations import escalation_raise
-from workflows.services.transitions import StaleVersion
 from workflows.states import State
 from workflows.sweeps import sweep_run
 
@@ -241,46 +240,30 @@ def test_a_later_absence_of_the_new_officer_moves_the_case_again(traveller: Any,
     assert Escalation.objects.filter(rule="officer_absent", episode=case).count() == 2
 
 
-# --- Assignment by a manager ---------------------------------------------------------------------
+# --- Escalations follow an assignment -------------------------------------------------------------
 
 
-def test_a_manager_assigns_a_case_and_the_officers_escalations_follow(
+def test_after_an_assignment_the_officers_escalations_follow_the_case(
     traveller: Any, la: LocalAuthority, manager: User
 ) -> None:
     officer = make_user(Role.EHE_OFFICER, la)
     case = make_episode(State.REVIEW_DUE, la=la, review_due_on=date(2026, 11, 1))
     escalation, _ = escalation_raise(episode=case, rule_name="review_overdue", as_of=WEDNESDAY)
+    other, _ = escalation_raise(episode=case, rule_name="consent_required", as_of=WEDNESDAY)
     assert Escalation.objects.get(pk=escalation.pk).owner_role == Role.EHE_OFFICER  # the team queue
 
-    episode = episode_assign(
-        episode_id=case.pk,
-        officer=officer,
-        actor=manager,
-        as_of=WEDNESDAY,
-        expected_version=case.version,
-        next_action_due=date(2026, 11, 18),
-    )
+    episode_assign(episode_id=case.pk, officer=officer, actor=manager, expected_version=case.version, as_of=WEDNESDAY)
+    followed = escalations_follow_assignment([case.pk], WEDNESDAY, {case.pk: "Assigned by the manager"}, manager)
 
-    assert (episode.assigned_officer_id, episode.next_action_due, episode.version) == (
-        officer.pk,
-        date(2026, 11, 18),
-        case.version + 1,
-    )
+    assert followed == [escalation.pk]
     row = Escalation.objects.get(pk=escalation.pk)
     assert (row.owner_role, row.owner_user_id) == ("", officer.pk)
-    with pytest.raises(StaleVersion):
-        episode_assign(episode_id=case.pk, officer=None, actor=manager, as_of=WEDNESDAY, expected_version=case.version)
-
-
-def test_only_a_manager_of_the_las_assigns_and_only_to_its_own_officers(
-    traveller: Any, la: LocalAuthority, other_la: LocalAuthority, manager: User
-) -> None:
-    case = make_episode(State.EDUCATION_ENQUIRY, la=la)
-    with pytest.raises(PermissionDenied):
-        episode_assign(episode_id=case.pk, officer=None, actor=make_user(Role.EHE_OFFICER, la), as_of=WEDNESDAY)
-    with pytest.raises(PermissionDenied):
-        episode_assign(episode_id=case.pk, officer=None, actor=make_user(Role.EHE_MANAGER, other_la), as_of=WEDNESDAY)
-    with pytest.raises(ValueError, match="own LA"):
-        episode_assign(
-            episode_id=case.pk, officer=make_user(Role.EHE_OFFICER, other_la), actor=manager, as_of=WEDNESDAY
+    assert Escalation.objects.get(pk=other.pk).owner_role == Role.EHE_MANAGER  # not the officer's to hold
+    event = EscalationEvent.objects.filter(escalation=row, kind="reassigned").get()
+    assert (event.note, event.actor_name) == ("Assigned by the manager", manager.display_name)
+    assert set(
+        Message.objects.filter(idempotency_key__startswith=f"escalation:{row.pk}:reassigned").values_list(
+            "recipient_user_id", "channel"
         )
+    ) == {(officer.pk, Channel.IN_APP), (officer.pk, Channel.EMAIL)}
+    assert escalations_follow_assignment([case.pk], WEDNESDAY) == []  # already with its holder

@@ -108,7 +108,14 @@ def answer_url(request: SchoolContactRequest) -> str:
 
 
 def answer(**overrides: str) -> dict[str, str]:
-    return {"line_1": "12 acacia  avenue", "line_2": "", "town": "Guildford", "postcode": "gu14ab", "phone": "", **overrides}
+    return {
+        "line_1": "12 acacia  avenue",
+        "line_2": "",
+        "town": "Guildford",
+        "postcode": "gu14ab",
+        "phone": "",
+        **overrides,
+    }
 
 
 def test_the_school_sees_the_childs_name_and_date_of_birth_but_never_our_address(

@@ -1,4 +1,4 @@
-"""Who holds a case: a manager's assignment, and cover while the assigned officer is absent.
+"""Cover while a case's assigned officer is absent, and escalations that follow a case to its new holder.
 
 The ``officer_absent`` rule (DESIGN section 5): when the assigned officer is absent today and the
 case has work due within 5 working days (``next_action_due``) or an open escalation, the case
@@ -9,7 +9,7 @@ ties going to the smaller caseload. The EHE manager is told (a notify-only escal
 whose log says where it went). Escalations the absent officer owned as the assigned officer
 follow the case, and their new owner is told.
 
-Nothing moves back when the officer returns: the manager decides that, with ``episode_assign``.
+Nothing moves back when the officer returns: the manager decides that (``casework.episode_assign``).
 """
 
 from __future__ import annotations
@@ -21,23 +21,19 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
-from django.db.models import F
 
 from ehe_register.models import AbsenceCover, LocalAuthority, User
 from ehe_register.roles import Role
 from ehe_register.working_days import LONDON, add_working_days, at_local
-from workflows.actors import SYSTEM, actor_name, is_system
+from workflows.actors import SYSTEM, actor_name
 from workflows.escalation_rules import RULES, Owner
-from workflows.models import Episode, by_manager
 from workflows.services.escalations import (
     TEAM_QUEUE_ROLE,
     escalations_raise_many,
     escalations_tell,
     escalations_with_episode,
 )
-from workflows.services.transitions import StaleVersion
 
 ABSENCE_HORIZON_WORKING_DAYS = 5
 
@@ -199,14 +195,20 @@ def _moves_apply(moves: Sequence[CaseMove], notes: dict[int, str], as_of: dateti
         """,
             [as_of, rows],
         )
-    _officer_owned_escalations_follow([m.episode_id for m in moves], notes, as_of)
+    escalations_follow_assignment([m.episode_id for m in moves], as_of, notes)
 
 
-def _officer_owned_escalations_follow(episode_ids: list[int], notes: dict[int, str], as_of: datetime) -> None:
-    """Open escalations owned by "the assigned officer" follow the case to its new holder (or to
-    the team queue), with a log entry, and their new owner is told."""
+def escalations_follow_assignment(
+    episode_ids: list[int], as_of: datetime, notes: dict[int, str] | None = None, actor: Any = SYSTEM
+) -> list[int]:
+    """Open escalations owned by "the assigned officer" follow the case to whoever holds it now
+    (or to the team queue), each with a log entry, and their new owner is told. Returns their ids.
+
+    Call it after any change of ``assigned_officer`` (absence cover does; an assignment service should).
+    """
+    notes = notes or {}
     if not OFFICER_OWNED_RUNGS or not episode_ids:
-        return
+        return []
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -222,8 +224,9 @@ def _officer_owned_escalations_follow(episode_ids: list[int], notes: dict[int, s
             {"team_role": TEAM_QUEUE_ROLE.value, "rungs": json.dumps(OFFICER_OWNED_RUNGS), "ids": episode_ids},
         )
         followed = escalations_with_episode(row[0] for row in cursor.fetchall())
-    _events_write([(e.pk, e.level, notes.get(e.episode_id, "")) for e in followed], "reassigned", as_of)
+    _events_write([(e.pk, e.level, notes.get(e.episode_id, "")) for e in followed], "reassigned", as_of, actor)
     escalations_tell(followed, lambda _: (Owner.ASSIGNED_OFFICER,), as_of, f"reassigned:{as_of.isoformat()}")
+    return [e.pk for e in followed]
 
 
 def _events_write(rows: list[tuple[int, int, str]], kind: str, as_of: datetime, actor: Any = SYSTEM) -> None:
@@ -243,42 +246,3 @@ def _events_write(rows: list[tuple[int, int, str]], kind: str, as_of: datetime, 
                 json.dumps([{"escalation_id": pk, "level": level, "note": note} for pk, level, note in rows]),
             ],
         )
-
-
-def episode_assign(
-    *,
-    episode_id: int,
-    officer: User | None,
-    actor: Any,
-    as_of: datetime,
-    expected_version: int | None = None,
-    next_action_due: Any = None,
-) -> Episode:
-    """A manager gives a case to an EHE officer of the same LA (or to the team queue: ``None``),
-    optionally with the date its next action is due. Escalations owned by the assigned officer
-    follow the case. The case's version goes up: a stale version is refused."""
-    with transaction.atomic():
-        episode = Episode.objects.select_for_update(of=("self",)).select_related("last_changed_by").get(pk=episode_id)
-        if not by_manager(episode, actor):
-            raise PermissionDenied("Only an EHE manager of the case's LA can assign it")
-        if expected_version is not None and episode.version != expected_version:
-            changed_by = episode.last_changed_by.display_name if episode.last_changed_by else SYSTEM.display_name
-            raise StaleVersion(changed_by=changed_by, changed_at=episode.last_changed_at)
-        if officer is not None and (
-            officer.local_authority_id != episode.local_authority_id
-            or not officer.is_active
-            or Role.EHE_OFFICER not in officer.roles
-        ):
-            raise ValueError("Cases go to active EHE officers of the case's own LA")
-        updates: dict[str, Any] = {
-            "assigned_officer": officer,
-            "version": F("version") + 1,
-            "last_changed_by": None if is_system(actor) else actor,
-            "last_changed_at": as_of,
-        }
-        if next_action_due is not None:
-            updates["next_action_due"] = next_action_due
-        Episode.objects.filter(pk=episode.pk).update(**updates)
-        to = officer.display_name if officer else "the team queue"
-        _officer_owned_escalations_follow([episode.pk], {episode.pk: f"Case assigned to {to}"}, as_of)
-        return Episode.objects.get(pk=episode.pk)

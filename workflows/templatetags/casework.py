@@ -24,3 +24,9 @@ def queue_links(context: template.Context) -> list[dict[str, Any]]:
         {"queue": queue, "count": counts.get(queue.slug, 0), "url": reverse("cases:queue", kwargs={"slug": queue.slug})}
         for queue in queues_for(user)
     ]
+
+
+@register.filter
+def words(value: object) -> str:
+    """A stored code as words: "passed_to_social_care" -> "passed to social care"."""
+    return str(value or "").replace("_", " ")

@@ -53,11 +53,10 @@ def absence_record(
     the past, an end before the start, and an absence overlapping one already recorded.
     """
     today = timezone.localdate(as_of)
-    is_manager = actor.has_role(Role.EHE_MANAGER) and actor.local_authority_id == officer.local_authority_id
-    if not is_manager and officer.pk != actor.pk:
-        raise PermissionDenied("Only an EHE manager can record another officer's absence")
     if officer.local_authority_id != actor.local_authority_id or not officer.has_role(Role.EHE_OFFICER):
         raise ValidationError("Choose an EHE officer of your local authority")
+    if not actor.has_role(Role.EHE_MANAGER) and officer.pk != actor.pk:
+        raise PermissionDenied("Only an EHE manager can record another officer's absence")
     if starts_on < today:
         raise ValidationError("First day of absence must be today or in the future")
     if ends_on is not None and ends_on < starts_on:

@@ -14,9 +14,10 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
@@ -60,10 +61,7 @@ MERGE_TRANSITIONS = frozenset({"merge_close", "unmerge"})
 
 def case_url(pk: int) -> str:
     """The case page."""
-    try:
-        return reverse("cases:detail", kwargs={"pk": pk})
-    except NoReverseMatch:  # the case page is not there yet
-        return reverse("home")
+    return reverse("cases:detail", kwargs={"pk": pk})
 
 
 def _back_to_case(request: HttpRequest, episode: Episode, text: str, *, success: bool = True) -> HttpResponseRedirect:
@@ -137,6 +135,10 @@ def address_check_new(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a check of the address and contacts with the family, by a home visit, or from
     another agency's record. Verification follows automatically when the checks allow it."""
     episode = episode_for(request.user, pk)
+    if not episode.is_active:
+        return _back_to_case(
+            request, episode, "This case is closed. Reopen it before recording work on it", success=False
+        )
     form = f.AddressCheckForm(request.POST or None, episode=episode)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -300,12 +302,17 @@ def _concern(episode: Episode, user: User, form: Any) -> Episode:
 
 
 def _reopen(episode: Episode, user: User, form: Any) -> Episode:
-    return episode_reopen(
-        episode_id=episode.pk,
-        actor=user,
-        expected_version=form.cleaned_data["version"],
-        reason=form.cleaned_data["reason"].strip(),
-    )
+    try:
+        return episode_reopen(
+            episode_id=episode.pk,
+            actor=user,
+            expected_version=form.cleaned_data["version"],
+            reason=form.cleaned_data["reason"].strip(),
+        )
+    except IntegrityError:  # the database allows one open case per child
+        raise ValidationError(
+            "This child already has an open case. Record the work on that case instead of reopening this one"
+        ) from None
 
 
 PAGES: dict[str, TransitionPage] = {
@@ -483,10 +490,8 @@ def transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         raise Http404("No such action")
     episode = episode_for(request.user, pk)
     if name in MERGE_TRANSITIONS:
-        try:
-            return redirect(reverse("cases:merge", kwargs={"pk": episode.pk}))
-        except NoReverseMatch:
-            raise Http404("Merging is not available") from None
+        # Merging and undoing a merge have their own pages, with the duplicate to compare.
+        return redirect("cases:merge", pk=episode.pk)
     if not may_make(episode, request.user, name):
         raise PermissionDenied
     page = PAGES[name]

@@ -341,7 +341,8 @@ def _case_context(
         "may_record_activity": episode.is_active
         and bool(user.roles & {Role.EHE_OFFICER, Role.EHE_MANAGER, Role.CSPA_DUTY_WORKER, Role.CSPA_MANAGER}),
         "assign_form": assign_form if is_manager else None,
-        "self_assign_form": self_assign_form if may_self_assign else None,
+        "self_assign_form": self_assign_form if may_self_assign or self_assign_form is not None else None,
+        "may_self_assign": may_self_assign,
         "merges": _merges(episode),
         "may_merge": is_manager,
         "open_escalations": [

@@ -99,6 +99,13 @@ def merge_from_case(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_start(request, MergeFindForm(initial={"first": episode.reference}))
 
 
+def _case_of(user: Any, child_id: int) -> int | None:
+    """The child's open case, else their latest one."""
+    episodes = episodes_for(user).filter(child=child_id)
+    chosen = episodes.filter(state__in=ACTIVE_STATES).first() or episodes.order_by("-opened_at").first()
+    return chosen.pk if chosen else None
+
+
 def _record(child: Child) -> dict[str, Any]:
     return {
         "child": child,
@@ -151,13 +158,7 @@ def merge_confirm(request: HttpRequest, keep: int, duplicate: int) -> HttpRespon
                 form.add_error(None, message)
         else:
             messages.success(request, f"{dup.full_name}'s record was merged into {kept.full_name}'s. You can undo this")
-            target = (
-                episodes_for(user)
-                .filter(child=merge.kept_child_id)
-                .order_by("-opened_at")
-                .values_list("pk", flat=True)
-                .first()
-            )
+            target = _case_of(user, merge.kept_child_id)
             if target:
                 return redirect("cases:detail", pk=target)
             return redirect("cases:merge_undo", pk=merge.pk)
@@ -195,13 +196,7 @@ def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
             errors += invalid.messages
         else:
             messages.success(request, f"Merge undone: {merge.duplicate_child.full_name}'s record is separate again")
-            restored = (
-                episodes_for(user)
-                .filter(child=merge.duplicate_child_id)
-                .order_by("-opened_at")
-                .values_list("pk", flat=True)
-                .first()
-            )
+            restored = _case_of(user, merge.duplicate_child_id)
             if restored:
                 return redirect("cases:detail", pk=restored)
             return redirect("cases:merge_start")
