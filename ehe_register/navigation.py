@@ -21,6 +21,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home", LA_ROLES | {Role.SCHOOL_USER}),
     NavItem("Notify a child", "schools:notify", frozenset({Role.SCHOOL_USER})),
     NavItem("Your notifications", "schools:notification_list", frozenset({Role.SCHOOL_USER})),
+    NavItem("Requests to confirm details", "schools:request_list", frozenset({Role.SCHOOL_USER})),
     NavItem("Queues", "cases:index", LA_ROLES),
     NavItem("New case", "cases:new", frozenset({Role.EHE_OFFICER, Role.EHE_MANAGER})),
     NavItem("Absences", "cases:absences", frozenset({Role.EHE_OFFICER, Role.EHE_MANAGER})),

@@ -116,6 +116,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     # The LA's requests to confirm contact details: only the school asked sees one.
     "schools:request_list": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=OK),
     "schools:request_answer": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=NOT_FOUND),
+    # In-app notifications: everyone with an LA role or a school sees their own (never anyone else's).
+    "notifications:list": expect(OK, anonymous=LOGIN, administrator=FORBIDDEN),
+    "notifications:mark_read": expect(METHOD, anonymous=LOGIN, administrator=FORBIDDEN),
 }
 
 

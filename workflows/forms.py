@@ -52,12 +52,21 @@ class _DateField(GovukDateField):
             raise self._error("invalid") from None
 
 
+class _Text(forms.CharField):
+    """Text whose length limit is checked and explained, not enforced by cutting off typing."""
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
+
 def _text(label: str, max_length: int, *, required: bool = True, required_message: str = "", **kwargs: Any) -> Any:
     messages = {"max_length": f"{label.removesuffix(' (optional)')} must be {max_length} characters or less"}
     if required_message:
         messages["required"] = required_message
     attrs = kwargs.pop("attrs", {"autocomplete": "off"})
-    return forms.CharField(
+    return _Text(
         label=label,
         max_length=max_length,
         required=required,

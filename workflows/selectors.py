@@ -194,7 +194,7 @@ def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime) -> 
         episodes.select_related("child", "local_authority", "assigned_officer", "opened_by_school")
         .annotate(
             # CASE rather than the bare condition: a NULL date makes the condition NULL, which sorts first.
-        is_overdue=Case(When(overdue_condition(today, now), then=Value(True)), default=Value(False)),
+            is_overdue=Case(When(overdue_condition(today, now), then=Value(True)), default=Value(False)),
             safeguarding_due=Subquery(safeguarding_due),
         )
         .prefetch_related(

@@ -5,9 +5,11 @@ two registries in step): the SQL condition under which the rule fires, and the c
 which an open escalation of it still stands. A rule's sweep is a few set-based statements over
 all the LAs at once, never a loop over episodes:
 
-- per-LA thresholds are joined from ``ehe_register_localauthority`` (calendar days, months) or,
-  for working-day offsets, computed here once per LA on the bank-holiday calendar and passed in
-  as a small table (``c``), together with ``as_of``: the database's ``now()`` is never used;
+- per-LA thresholds are joined from ``ehe_register_localauthority`` (calendar days; months,
+  counted on the London wall clock) or, for working-day offsets, computed here once per LA on
+  the bank-holiday calendar and passed in as a small table (``c``), together with ``as_of``:
+  the database's ``now()`` is never used. Enquiry and clock rules ignore ``notified`` cases
+  (the risk check moves them at once) and closed ones (closing resolves their escalations);
 - raising is ``INSERT ... ON CONFLICT DO NOTHING`` on the one-open-escalation index, so repeated
   sweeps raise nothing new; an escalation whose condition has cleared is resolved with a log
   entry (safeguarding escalations excepted: only a decision resolves them);

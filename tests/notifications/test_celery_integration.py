@@ -10,6 +10,7 @@ waiting; the only waiting is a bounded poll for the subprocess to do its work.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import os
 import socket
@@ -164,10 +165,22 @@ def queue(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[str]:
     yield name
     services.broker_state_reset()
     _reset_broker_pools()
+    _redis_forget(name)
+
+
+def _redis_forget(queue: str) -> None:
+    """Remove the test queue from Redis, with any task a dead worker left unacknowledged on it."""
+    import json
+
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(match=f"*{name}*"):
+    for tag, raw in client.hgetall("unacked").items():
+        with contextlib.suppress(ValueError, IndexError):
+            if json.loads(raw)[2] == queue:
+                client.hdel("unacked", tag)
+                client.zrem("unacked_index", tag)
+    for key in client.scan_iter(match=f"*{queue}*"):
         client.delete(key)
 
 
@@ -245,7 +258,8 @@ class Worker:
 
 
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+def workers(tmp_path: Path, queue: str) -> Iterator[Callable[..., Worker]]:
+    # Depends on ``queue`` so that the workers stop before the queue is removed.
     started: list[Worker] = []
 
     def start(queue: str, smtp_port: int, crash_point: str = "") -> Worker:

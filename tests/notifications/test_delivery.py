@@ -435,6 +435,11 @@ def test_enqueueing_outside_a_transaction_is_refused(officer: User) -> None:
             "stays on",
         ),
         (
+            "emails/consent_decision",
+            {"case_reference": "EHE-936-C000007", "granted": True},
+            "Consent is granted",
+        ),
+        (
             "emails/digest",
             {
                 "la_name": "Surrey County Council",

@@ -270,7 +270,7 @@ def _field_history(episode: Episode) -> list[dict[str, Any]]:
                 "at": event.pgh_created_at,
                 "record": "Child" if event.pgh_model.endswith("ChildEvent") else "Case",
                 "label": "Created" if event.pgh_label == "insert" else "Changed",
-                "by": names.get(context.get("user") or 0, "the service"),
+                "by": names.get(context.get("user") or 0, "The service"),
                 "changes": changes,
             }
         )

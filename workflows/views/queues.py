@@ -130,7 +130,9 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
         rows=_rows(list(page.object_list), today),
         filtered=bool(request.GET.get("q") or form.has_changed()),
         may_bulk_assign=may_bulk_assign,
-        bulk_form=BulkAssignForm(officers=officers, initial={"queue": slug}) if may_bulk_assign else None,
+        bulk_form=BulkAssignForm(officers=officers, initial={"queue": slug}, auto_id="bulk_%s")
+        if may_bulk_assign
+        else None,
     )
     return render(request, "officers/queue.html", context)
 
