@@ -487,7 +487,7 @@ def test_a_stale_version_is_refused_and_names_who_changed_the_case(la: LocalAuth
     assert [log.transition for log in log_rows(episode)] == ["imported", "not_yet_shown"]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_people_acting_at_once_one_wins_and_the_other_is_told_who() -> None:
     la = LocalAuthorityFactory()
     episode = make_episode(State.ADDRESS_VERIFICATION, la=la)
