@@ -14,7 +14,7 @@ from ehe_register.models import LocalAuthority, OffRollNotification, User
 from ehe_register.roles import Role
 from tests.factories import TEST_PASSWORD, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def sign_in(page: Any, base_url: str, user: User, path: str) -> None:
