@@ -174,7 +174,7 @@ _MONTH_NAMES = [
 def _month_number(text: str) -> int | None:
     """12, "12", "Dec" and "December" are all December; anything else is None."""
     if _ascii_digits(text):
-        return int(text)
+        return int(text) if len(text) <= 2 else None
     lowered = text.lower()
     if len(lowered) >= 3:
         for number, name in enumerate(_MONTH_NAMES, start=1):

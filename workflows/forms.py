@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from ehe_register.forms.fields import YES, YES_NO, LimitedCharField
 from ehe_register.forms_rendering import GovukDateField, GovukDateWidget
 from ehe_register.models import (
     AbsenceKind,
@@ -23,13 +24,12 @@ from ehe_register.models import (
     SocialCareStatus,
     User,
 )
+from ehe_register.services.children import ChildDetails, ParentDetails
 from ehe_register.validators import validate_nhs_number, validate_postcode, validate_uk_phone, validate_upn
 from workflows.selectors import QueueFilters
-from workflows.services.new_case import OFFICER_SOURCES, NewCaseInput, ParentDetails
+from workflows.services.new_case import OFFICER_SOURCES, NewCaseInput
 from workflows.states import Priority, Source, State
 
-YES, NO = "yes", "no"
-YES_NO = [(YES, "Yes"), (NO, "No")]
 EMAIL_MESSAGE = "Enter an email address in the correct format, like name@example.com"
 
 
@@ -39,26 +39,9 @@ class OfficerChoiceField(forms.ModelChoiceField):
 
 
 class _DateField(GovukDateField):
-    """A GOV.UK date whose odd inputs give "must be a real date" rather than an exception."""
-
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("help_text", "For example, 27 3 2026")
         super().__init__(widget=GovukDateWidget(), **kwargs)
-
-    def compress(self, data_list: list[str]) -> datetime.date | None:
-        try:
-            return super().compress(data_list)
-        except (ValueError, OverflowError):
-            raise self._error("invalid") from None
-
-
-class _Text(forms.CharField):
-    """Text whose length limit is checked and explained, not enforced by cutting off typing."""
-
-    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
-        attrs = super().widget_attrs(widget)
-        attrs.pop("maxlength", None)
-        return attrs
 
 
 def _text(label: str, max_length: int, *, required: bool = True, required_message: str = "", **kwargs: Any) -> Any:
@@ -66,7 +49,7 @@ def _text(label: str, max_length: int, *, required: bool = True, required_messag
     if required_message:
         messages["required"] = required_message
     attrs = kwargs.pop("attrs", {"autocomplete": "off"})
-    return _Text(
+    return LimitedCharField(
         label=label,
         max_length=max_length,
         required=required,
@@ -401,30 +384,34 @@ class NewCaseForm(forms.Form):
     def to_input(self) -> NewCaseInput:
         data = self.cleaned_data
         return NewCaseInput(
-            legal_first_name=data["legal_first_name"],
-            legal_middle_names=data["legal_middle_names"],
-            legal_last_name=data["legal_last_name"],
-            preferred_first_name=data["preferred_first_name"],
-            date_of_birth=data["date_of_birth"],
-            sex=data["sex"],
-            upn=data["upn"],
-            nhs_number=data["nhs_number"],
-            address_line_1=data["address_line_1"],
-            address_line_2=data["address_line_2"],
-            address_town=data["address_town"],
-            postcode=data["postcode"],
-            parent=ParentDetails(
-                first_name=data["parent_first_name"],
-                last_name=data["parent_last_name"],
-                relationship=data["parent_relationship"],
-                emergency_phone=data["parent_emergency_phone"],
-                email=data["parent_email"],
+            child=ChildDetails(
+                legal_first_name=data["legal_first_name"],
+                legal_middle_names=data["legal_middle_names"],
+                legal_last_name=data["legal_last_name"],
+                preferred_first_name=data["preferred_first_name"],
+                date_of_birth=data["date_of_birth"],
+                sex=data["sex"],
+                upn=data["upn"],
+                nhs_number=data["nhs_number"],
+                address_line_1=data["address_line_1"],
+                address_line_2=data["address_line_2"],
+                address_town=data["address_town"],
+                postcode=data["postcode"],
+                parents=(
+                    ParentDetails(
+                        first_name=data["parent_first_name"],
+                        last_name=data["parent_last_name"],
+                        relationship=data["parent_relationship"],
+                        emergency_phone=data["parent_emergency_phone"],
+                        email=data["parent_email"],
+                    ),
+                ),
+                sen_status=data["sen_status"],
+                social_care_status=data["social_care_status"],
             ),
             source=data["source"],
             source_detail=data["source_detail"],
             received_on=data["received_on"],
-            sen_status=data["sen_status"],
-            social_care_status=data["social_care_status"],
             concern=bool(data["concern"]),
             concern_detail=(data.get("concern_detail") or "").strip() if data["concern"] else "",
             special_school_placed_by_la=bool(data["special_school_placed_by_la"]),

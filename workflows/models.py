@@ -404,6 +404,8 @@ class Episode(models.Model):
         self.closed_with_concerns = self.concern_at_intake or self.escalations.filter(rule="concern_ticked").exists()
 
     def _clear_closure(self) -> None:
+        # A reopened case is open again: "closed with concerns" is decided afresh when it next closes.
+        self.closed_with_concerns = False
         self.closure_reason = ""
         self.closure_text = ""
         self.closed_at = None

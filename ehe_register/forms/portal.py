@@ -20,6 +20,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from ehe_register.forms.fields import YES, YES_NO, LimitedCharField, LimitedEmailField
 from ehe_register.forms_rendering import GovukDateField, GovukDateWidget
 from ehe_register.models import (
     LocalAuthority,
@@ -32,7 +33,8 @@ from ehe_register.models import (
     SocialCareStatus,
     User,
 )
-from ehe_register.services.intake import NotificationInput, ParentInput
+from ehe_register.services.children import ParentDetails
+from ehe_register.services.intake import NotificationInput
 from ehe_register.validators import (
     PHONE_MESSAGE,
     POSTCODE_MESSAGE,
@@ -41,9 +43,6 @@ from ehe_register.validators import (
     validate_uk_phone,
     validate_upn,
 )
-
-YES, NO = "yes", "no"
-YES_NO = [(YES, "Yes"), (NO, "No")]
 
 YEAR_GROUPS = [
     ("", "Not known"),
@@ -70,12 +69,8 @@ def _is_yes(value: str) -> bool:
     return value == YES
 
 
-class _Text(forms.CharField):
-    """A text answer with a plain message when it is too long.
-
-    There is no ``maxlength`` attribute on the control: GOV.UK asks services not to cut off what
-    people type without telling them, so the limit is checked here and explained instead.
-    """
+class _Text(LimitedCharField):
+    """A text answer with a plain message when it is too long."""
 
     def __init__(
         self,
@@ -92,25 +87,11 @@ class _Text(forms.CharField):
             messages["required"] = required_message
         super().__init__(label=label, max_length=max_length, error_messages=messages, **kwargs)
 
-    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
-        attrs = super().widget_attrs(widget)
-        attrs.pop("maxlength", None)
-        return attrs
-
 
 class _Date(GovukDateField):
-    """A GOV.UK date whose odd inputs (a superscript digit, a day too big for the C library) give
-    the field's "must be a real date" message rather than an exception."""
-
     def __init__(self, **kwargs: Any) -> None:
         # Not date_of_birth=True: the date is the child's, so the browser must not offer the user's own.
         super().__init__(widget=GovukDateWidget(), **kwargs)
-
-    def compress(self, data_list: list[str]) -> datetime.date | None:
-        try:
-            return super().compress(data_list)
-        except (ValueError, OverflowError):
-            raise self._error("invalid") from None
 
 
 def _name(label: str, *, subject: str | None = None, required_message: str = "", required: bool = True) -> _Text:
@@ -136,17 +117,8 @@ def _phone(label: str, *, required_message: str = "", required: bool = True, hel
     )
 
 
-class _Email(forms.EmailField):
-    """An email address, its length checked and explained rather than cut off (see ``_Text``)."""
-
-    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
-        attrs = super().widget_attrs(widget)
-        attrs.pop("maxlength", None)
-        return attrs
-
-
 def _email(label: str) -> forms.EmailField:
-    return _Email(
+    return LimitedEmailField(
         label=label,
         required=False,
         max_length=254,
@@ -613,10 +585,10 @@ class NotificationForm(forms.Form):
     # ------------------------------------------------------------------------------------------
     # To the service
 
-    def _parent(self, number: int) -> ParentInput:
+    def _parent(self, number: int) -> ParentDetails:
         data = self.cleaned_data
         prefix = f"parent_{number}_"
-        return ParentInput(
+        return ParentDetails(
             first_name=data[f"{prefix}first_name"],
             last_name=data[f"{prefix}last_name"],
             relationship=data[f"{prefix}relationship"],
@@ -624,7 +596,6 @@ class NotificationForm(forms.Form):
             lives_with_child=data[f"{prefix}lives_with_child"],
             emergency_phone=data[f"{prefix}emergency_phone"],
             email=data[f"{prefix}email"],
-            address_same_as_child=data[f"{prefix}lives_with_child"],
         )
 
     def to_input(self, *, submitted_by: User, snapshot: dict[str, list[str]]) -> NotificationInput:

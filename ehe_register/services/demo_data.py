@@ -870,7 +870,7 @@ class _DemoCases:
                 self._facts(episode, spec, officer if spec.assigned else None)
                 if spec.closure is not None:
                     closure_reason, closure_text, closed_at = spec.closure
-                    closed = episode_transition(
+                    episode_transition(
                         episode_id=episode.pk,
                         transition="close",
                         actor=officer,
@@ -880,7 +880,6 @@ class _DemoCases:
                         closure_reason=closure_reason,
                         closure_text=closure_text,
                     )
-                    _backdate_closure(closed, closed_at)
                 if spec.escalation is not None:
                     escalation_raise(episode=episode, rule_name=spec.escalation[0], as_of=spec.escalation[1])
 
@@ -1079,7 +1078,6 @@ class _DemoCases:
                 reasons="The EHCP names the special school and its annual review is due; parents and school told",
                 as_of=decided,
             )
-            _backdate_closure(episode, decided)
             return
         officer = None
         for method in case.checks:
@@ -1132,7 +1130,6 @@ class _DemoCases:
             reasons=f"The placement at {school.name} meets the child's needs; parents and school told",
             as_of=refused,
         )
-        _backdate_closure(episode, refused)
 
     def _notify(self, family: _Family, school: School, received_on: date, as_of: datetime, case: FreshCase) -> Episode:
         child = family.children[0]
@@ -1267,9 +1264,3 @@ def _copy_address(template: Address, child: Child) -> Address:
         valid_from=template.valid_from,
         valid_to=template.valid_to,
     )
-
-
-def _backdate_closure(episode: Episode, when: datetime) -> None:
-    """The closing transition stamps ``closed_at`` with the wall clock; a demo closure happened in
-    the past, so it is set to the transition's own time (its TransitionLog row already says so)."""
-    Episode.objects.filter(pk=episode.pk).update(closed_at=when)

@@ -17,19 +17,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ehe_register.models import (
-    Address,
-    AddressKind,
     Child,
-    ChildPerson,
     LocalAuthority,
     OffRollNotification,
-    Person,
     PossibleMatch,
     Routing,
     School,
     User,
 )
-from ehe_register.services.matching import Sought, child_match
+from ehe_register.services.children import ChildDetails, ParentDetails, child_find_or_create, child_identity_lock
 from ehe_register.validators import is_compulsory_school_age
 from notifications.models import Channel
 from notifications.services import message_enqueue
@@ -50,21 +46,6 @@ class SubmissionRateLimited(Exception):
 
 
 @dataclass(frozen=True)
-class ParentInput:
-    first_name: str
-    last_name: str
-    relationship: str
-    parental_responsibility: bool
-    lives_with_child: bool
-    emergency_phone: str
-    email: str = ""
-    address_same_as_child: bool = True
-    address_line_1: str = ""
-    address_town: str = ""
-    address_postcode: str = ""
-
-
-@dataclass(frozen=True)
 class NotificationInput:
     school: School
     submitted_by: User
@@ -82,7 +63,7 @@ class NotificationInput:
     address_line_2: str
     address_town: str
     postcode: str
-    parents: tuple[ParentInput, ...]
+    parents: tuple[ParentDetails, ...]
     notice_received_on: date
     removed_from_roll_on: date | None
     removal_status: str
@@ -103,6 +84,25 @@ class NotificationInput:
     dsl_name: str = ""
     dsl_phone: str = ""
 
+    def child_details(self) -> ChildDetails:
+        return ChildDetails(
+            legal_first_name=self.legal_first_name,
+            legal_middle_names=self.legal_middle_names,
+            legal_last_name=self.legal_last_name,
+            preferred_first_name=self.preferred_first_name,
+            date_of_birth=self.date_of_birth,
+            sex=self.sex,
+            upn=self.upn,
+            address_line_1=self.address_line_1,
+            address_line_2=self.address_line_2,
+            address_town=self.address_town,
+            postcode=self.postcode,
+            parents=self.parents,
+            sen_status=self.sen_status,
+            social_care_status=self.social_care_status,
+            social_worker_email=self.social_worker_email,
+        )
+
 
 def _next_reference(la: LocalAuthority) -> str:
     prefix = f"EHE-{la.dfe_code}"
@@ -117,12 +117,6 @@ def _next_reference(la: LocalAuthority) -> str:
         )
         (value,) = cursor.fetchone()  # type: ignore[misc]
     return f"{prefix}-{value:06d}"
-
-
-def _lock_child_identity(la_id: int, date_of_birth: date) -> None:
-    """Serialise intakes that could be about the same child: same LA and date of birth."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [la_id, date_of_birth.toordinal()])
 
 
 def _check_rate(user: User, as_of: datetime) -> None:
@@ -141,8 +135,9 @@ def notification_submit(*, data: NotificationInput, as_of: datetime | None = Non
         matches: list[tuple[Child, list[str]]] = []
         if la.uses_service:
             routing = Routing.THIS_DEPLOYMENT
-            _lock_child_identity(la.pk, data.date_of_birth)
-            child, matches = _find_or_create_child(data, la)
+            child_identity_lock(la.pk, data.date_of_birth)
+            found = child_find_or_create(la_id=la.pk, details=data.child_details())
+            child, matches = found.child, found.likely
             episode = _find_or_open_episode(data, child, as_of)
         else:
             routing = Routing.FORWARDED
@@ -185,85 +180,6 @@ def notification_submit(*, data: NotificationInput, as_of: datetime | None = Non
                 as_of=as_of,
             )
         return notification
-
-
-def _find_or_create_child(data: NotificationInput, la: LocalAuthority) -> tuple[Child, list[tuple[Child, list[str]]]]:
-    result = child_match(
-        Sought(
-            local_authority_id=la.pk,
-            legal_first_name=data.legal_first_name,
-            legal_last_name=data.legal_last_name,
-            date_of_birth=data.date_of_birth,
-            preferred_first_name=data.preferred_first_name,
-            upn=data.upn,
-            postcode=data.postcode,
-        )
-    )
-    if result.certain is not None:
-        child = result.certain
-        _update_known_child(child, data)
-        return child, []
-    child = Child.objects.create(
-        local_authority=la,
-        legal_first_name=data.legal_first_name,
-        legal_middle_names=data.legal_middle_names,
-        legal_last_name=data.legal_last_name,
-        preferred_first_name=data.preferred_first_name,
-        date_of_birth=data.date_of_birth,
-        sex=data.sex,
-        upn=data.upn,
-        sen_status=data.sen_status,
-        social_care_status=data.social_care_status,
-        social_worker_email=data.social_worker_email,
-    )
-    _address_from(data, child, AddressKind.CURRENT)
-    for parent in data.parents:
-        person = Person.objects.create(
-            local_authority=la,
-            first_name=parent.first_name,
-            last_name=parent.last_name,
-            emergency_phone=parent.emergency_phone,
-            email=parent.email,
-        )
-        ChildPerson.objects.create(
-            child=child,
-            person=person,
-            relationship=parent.relationship,
-            parental_responsibility=parent.parental_responsibility,
-            lives_with_child=parent.lives_with_child,
-        )
-    return child, result.likely
-
-
-def _update_known_child(child: Child, data: NotificationInput) -> None:
-    """What a school's notification may add to a known child: a permanent UPN for a temporary one,
-    a more serious social care status, and an address to re-check (never overwriting the LA's)."""
-    changed = []
-    if data.upn and data.upn != child.upn:
-        if child.upn:
-            child.former_upns = [child.upn, *child.former_upns]
-        child.upn = data.upn
-        changed += ["upn", "former_upns"]
-    if data.social_care_status != "none" and child.social_care_status == "none":
-        child.social_care_status = data.social_care_status
-        changed.append("social_care_status")
-    if changed:
-        child.save(update_fields=[*changed, "updated_at"])
-    current = child.addresses.filter(kind=AddressKind.CURRENT).first()
-    if current is None or (current.postcode, current.line_1.lower()) != (data.postcode, data.address_line_1.lower()):
-        _address_from(data, child, AddressKind.CURRENT if current is None else AddressKind.ADDITIONAL)
-
-
-def _address_from(data: NotificationInput, child: Child, kind: AddressKind) -> Address:
-    return Address.objects.create(
-        local_authority_id=child.local_authority_id,
-        child=child,
-        kind=kind,
-        line_1=data.address_line_1,
-        line_2=data.address_line_2,
-        town=data.address_town,
-        postcode=data.postcode,
-    )
 
 
 def _find_or_open_episode(data: NotificationInput, child: Child, as_of: datetime) -> Episode:

@@ -16,7 +16,7 @@ from difflib import SequenceMatcher
 
 from django.db.models import Q
 
-from ehe_register.models import Child
+from ehe_register.models import Child, ChildMerge
 from ehe_register.validators import is_temporary_upn
 
 
@@ -58,7 +58,9 @@ def _upns_conflict(a: str, b: str) -> bool:
 
 
 def child_match(sought: Sought) -> MatchResult:
-    in_la = Child.objects.filter(local_authority_id=sought.local_authority_id)
+    # A record merged into another is not a child of its own any more (until the merge is undone).
+    merged_away = ChildMerge.objects.filter(undone_at__isnull=True).values("duplicate_child")
+    in_la = Child.objects.filter(local_authority_id=sought.local_authority_id).exclude(pk__in=merged_away)
     if sought.upn:
         by_upn = in_la.filter(Q(upn=sought.upn) | Q(former_upns__contains=[sought.upn])).first()
         if by_upn is not None:

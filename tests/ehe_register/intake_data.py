@@ -7,7 +7,8 @@ from datetime import date
 from typing import Any
 
 from ehe_register.models import LocalAuthority, School, User
-from ehe_register.services.intake import NotificationInput, ParentInput
+from ehe_register.services.children import ParentDetails
+from ehe_register.services.intake import NotificationInput
 
 
 def notification_input(
@@ -31,7 +32,7 @@ def notification_input(
         address_town="Guildford",
         postcode="GU1 4AA",
         parents=(
-            ParentInput(
+            ParentDetails(
                 first_name="Joanne",
                 last_name="Fletcher",
                 relationship="mother",

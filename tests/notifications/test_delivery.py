@@ -41,13 +41,11 @@ NAMES = ("Maya", "Fletcher", "Joanne", "bruising")  # the child, the parent, the
 
 @pytest.fixture(autouse=True)
 def outbox_settings(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.EHE_TEST_CRASH_POINT = ""
     settings.EHE_DELIVERY_LEASE_SECONDS = 300
     settings.EHE_DELIVERY_BACKOFF_SECONDS = 60
     settings.EHE_DELIVERY_MAX_ATTEMPTS = 4
-    settings.EHE_MESSAGE_PUSH = False  # no broker here: the tests of the hand-off switch it on
 
 
 @pytest.fixture(autouse=True)

@@ -29,11 +29,6 @@ LONDON = ZoneInfo("Europe/London")
 WEDNESDAY = datetime(2026, 11, 11, 8, 0, tzinfo=LONDON)  # 5 working days on: Wednesday 18 November
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def traveller() -> Iterator[Any]:
     with time_machine.travel(WEDNESDAY, tick=False) as t:
@@ -252,7 +247,8 @@ def test_after_an_assignment_the_officers_escalations_follow_the_case(
     other, _ = escalation_raise(episode=case, rule_name="consent_required", as_of=WEDNESDAY)
     assert Escalation.objects.get(pk=escalation.pk).owner_role == Role.EHE_OFFICER  # the team queue
 
-    episode_assign(episode_id=case.pk, officer=officer, actor=manager, expected_version=case.version, as_of=WEDNESDAY)
+    # A change of officer made some other way than episode_assign (which calls this itself).
+    Episode.objects.filter(pk=case.pk).update(assigned_officer=officer)
     followed = escalations_follow_assignment([case.pk], WEDNESDAY, {case.pk: "Assigned by the manager"}, manager)
 
     assert followed == [escalation.pk]
@@ -267,3 +263,18 @@ def test_after_an_assignment_the_officers_escalations_follow_the_case(
         )
     ) == {(officer.pk, Channel.IN_APP), (officer.pk, Channel.EMAIL)}
     assert escalations_follow_assignment([case.pk], WEDNESDAY) == []  # already with its holder
+
+
+def test_assigning_a_case_moves_the_officers_escalations_with_it(
+    traveller: Any, la: LocalAuthority, manager: User
+) -> None:
+    officer = make_user(Role.EHE_OFFICER, la)
+    case = make_episode(State.REVIEW_DUE, la=la, review_due_on=date(2026, 11, 1))
+    escalation, _ = escalation_raise(episode=case, rule_name="review_overdue", as_of=WEDNESDAY)
+
+    episode_assign(episode_id=case.pk, officer=officer, actor=manager, expected_version=case.version, as_of=WEDNESDAY)
+
+    row = Escalation.objects.get(pk=escalation.pk)
+    assert (row.owner_role, row.owner_user_id) == ("", officer.pk)
+    event = EscalationEvent.objects.get(escalation=row, kind="reassigned")
+    assert (event.note, event.actor_name) == (f"Case assigned to {officer.display_name}", manager.display_name)

@@ -917,7 +917,6 @@ def test_a_stale_decision_is_refused_with_the_name_of_who_changed_the_case(
 # ids, and reloading the serialized ones then collides with them.)
 @pytest.mark.django_db(transaction=True)
 def test_two_people_posting_at_the_same_moment_one_wins_and_the_other_is_told(settings: Any) -> None:
-    settings.EHE_MESSAGE_PUSH = False
     la = LocalAuthority.objects.create(dfe_code="937", ons_code="E99999937", name="Concurrentshire", uses_service=True)
     people = {
         "ann": make_user(Role.EHE_OFFICER, la, first_name="Ann", last_name="Lee"),

@@ -3,6 +3,7 @@ duplicate child records and undoing the merge."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -27,6 +28,8 @@ from ehe_register.models import (
     User,
 )
 from ehe_register.roles import Role
+from ehe_register.services.children import ChildDetails
+from ehe_register.services.matching import Sought, child_match
 from tests.factories import AddressFactory, ChildFactory, PersonFactory, make_episode, make_user
 from workflows.models import (
     Activity,
@@ -45,6 +48,7 @@ from workflows.states import ClosureReason, Source, State
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
 DOB = date(2014, 3, 3)
+ADA = ChildDetails(legal_first_name="Ada", legal_last_name="Lovelace", date_of_birth=DOB)
 
 
 def client_for(user: User) -> Client:
@@ -250,23 +254,15 @@ def test_only_ehe_staff_open_cases(la: LocalAuthority, role: Role) -> None:
     assert post_new_case(make_user(role, la)).status_code == 403
     with pytest.raises(PermissionDenied):
         case_open(
-            data=NewCaseInput(
-                legal_first_name="Ada",
-                legal_last_name="Lovelace",
-                date_of_birth=DOB,
-                source=Source.PARENT,
-                received_on=TODAY,
-            ),
+            data=NewCaseInput(child=ADA, source=Source.PARENT, received_on=TODAY),
             actor=make_user(role, la),
         )
 
 
 def test_the_service_refuses_a_school_source_and_a_known_open_case(la: LocalAuthority, officer: User) -> None:
-    data = NewCaseInput(
-        legal_first_name="Ada", legal_last_name="Lovelace", date_of_birth=DOB, source=Source.PARENT, received_on=TODAY
-    )
+    data = NewCaseInput(child=ADA, source=Source.PARENT, received_on=TODAY)
     with pytest.raises(ValidationError):
-        case_open(data=NewCaseInput(**{**data.__dict__, "source": Source.SCHOOL}), actor=officer)
+        case_open(data=replace(data, source=Source.SCHOOL), actor=officer)
     case_open(data=data, actor=officer)
     with pytest.raises(ChildHasOpenCase):
         case_open(data=data, actor=officer)
@@ -636,3 +632,21 @@ def test_nothing_moves_for_another_las_records(la: LocalAuthority, other_la: Loc
         children_merge(keep_child_id=mine.pk, duplicate_child_id=theirs.pk, actor=manager)
     url = reverse("cases:merge_confirm", kwargs={"keep": mine.pk, "duplicate": theirs.pk})
     assert client_for(manager).get(url).status_code == 404
+
+
+def test_matching_finds_the_kept_record_not_the_merged_away_one(manager: User, pair: dict[str, Any]) -> None:
+    duplicate = pair["duplicate"]
+    sought = Sought(
+        local_authority_id=duplicate.local_authority_id,
+        legal_first_name=duplicate.legal_first_name,
+        legal_last_name=duplicate.legal_last_name,
+        date_of_birth=duplicate.date_of_birth,
+        upn=duplicate.upn,
+    )
+    assert child_match(sought).certain == duplicate
+
+    merge = children_merge(keep_child_id=pair["kept"].pk, duplicate_child_id=duplicate.pk, actor=manager)
+    assert child_match(sought).certain == pair["kept"]  # by the UPN the kept record now holds as former
+
+    children_unmerge(merge_id=merge.pk, actor=manager)
+    assert child_match(sought).certain == duplicate

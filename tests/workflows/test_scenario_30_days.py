@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -44,11 +43,6 @@ def day(n: int) -> date:
 
 def at(n: int, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day(n), time(hour, minute), tzinfo=LONDON)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def test_thirty_working_days(la: LocalAuthority) -> None:

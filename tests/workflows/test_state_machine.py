@@ -861,3 +861,16 @@ def test_a_closed_episode_and_a_new_open_one_are_fine(la: LocalAuthority) -> Non
         State.CLOSED,
         State.NOTIFIED,
     ]
+
+
+def test_reopening_clears_closed_with_concerns(la: LocalAuthority) -> None:
+    """A closure made in error no longer counts as an earlier case closed with concerns."""
+    manager = make_user(Role.EHE_MANAGER, la)
+    episode = make_episode(State.MONITORING, la=la)
+    Episode.objects.filter(pk=episode.pk).update(concern_at_intake=True)
+    run(Episode.objects.get(pk=episode.pk), "close", manager, closure_reason=ClosureReason.OVER_SCHOOL_AGE)
+    assert Episode.objects.get(pk=episode.pk).closed_with_concerns
+
+    run(Episode.objects.get(pk=episode.pk), "reopen", manager)
+
+    assert not Episode.objects.get(pk=episode.pk).closed_with_concerns

@@ -69,12 +69,6 @@ class Clock:
         return sweep_run(as_of=timezone.now(), **kwargs)
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    # Users are made by the dozen here; the production hasher is slow by design.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def clock() -> Iterator[Clock]:
     with time_machine.travel(london(2026, 11, 2, 9, 0), tick=False) as traveller:

@@ -30,6 +30,7 @@ from notifications.models import Channel
 from notifications.services import message_enqueue
 from workflows.escalation_rules import SAFEGUARDING_RULE_NAMES
 from workflows.models import Activity, ActivityKind, ActivityOutcome, Episode, Review, ReviewOutcome
+from workflows.services.absence import escalations_follow_assignment
 from workflows.services.cases import episode_concern_raised
 from workflows.services.escalations import escalation_raise, escalation_resolve
 from workflows.services.intake import episode_risk_check
@@ -48,7 +49,8 @@ def _require(actor: User, episode: Episode, roles: frozenset[Role]) -> None:
 def episode_assign(
     *, episode_id: int, officer: User | None, actor: User, expected_version: int | None, as_of: datetime | None = None
 ) -> Episode:
-    """Assign a case to an EHE officer of its LA (or back to the team queue with ``officer=None``).
+    """Assign a case to an EHE officer of its LA (or back to the team queue with ``officer=None``);
+    escalations owned by "the assigned officer" follow the case to its new holder.
 
     Officers may take an unassigned case themselves; EHE managers assign anyone's."""
     as_of = as_of or timezone.now()
@@ -64,6 +66,8 @@ def episode_assign(
             raise ValidationError("Choose an EHE officer of this local authority")
         Episode.objects.filter(pk=episode.pk).update(assigned_officer=officer)
         episode_touch(episode, actor, as_of)
+        holder = officer.display_name if officer else "the team queue"
+        escalations_follow_assignment([episode.pk], as_of, {episode.pk: f"Case assigned to {holder}"}, actor)
         return Episode.objects.get(pk=episode.pk)
 
 

@@ -135,7 +135,6 @@ def children_merge(
                 into=kept_open,
             )
             moved["merge_closed_episode"] = duplicate_open.pk
-            moved["closed_with_concerns_before"] = duplicate_open.closed_with_concerns
             moved["into_episode"] = kept_open.pk
             # A closed duplicate's clocks must not keep climbing the ladder.
             for escalation in Escalation.objects.filter(episode=duplicate_open, resolved_at__isnull=True):
@@ -221,10 +220,6 @@ def children_unmerge(*, merge_id: int, actor: User, as_of: datetime | None = Non
                 expected_version=None,
                 reason=f"Merge into {kept.full_name} undone",
                 as_of=as_of,
-            )
-            # The closure set "closed with concerns"; the case it reopens is as it was before.
-            Episode.objects.filter(pk=episode.pk).update(
-                closed_with_concerns=moved.get("closed_with_concerns_before", False)
             )
             for rule_name in moved.get("resolved_escalations", []):
                 if not RULES[rule_name].notify_only:
