@@ -53,6 +53,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 migrate-check: install
 	$(PY) manage.py makemigrations --check --dry-run

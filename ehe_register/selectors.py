@@ -1,4 +1,5 @@
-"""Reads that know who is asking: children, episodes and off-roll notifications as one user may see them.
+"""Reads that know who is asking: children and off-roll notifications as one user may see them
+(episodes: ``workflows.selectors.episodes_for``, built on the same rules).
 
 Views must get children, episodes and notifications from these selectors, never from
 ``Child.objects``, ``Episode.objects`` or ``OffRollNotification.objects``: the scoping by LA and role
@@ -20,55 +21,43 @@ from django.shortcuts import get_object_or_404
 
 from ehe_register.models import Child, OffRollNotification
 from ehe_register.roles import LA_ROLES, Role
-from workflows.models import Episode
 
 
 def _active(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
 
 
-def _la_of_staff(user: Any) -> int | None:
+def staff_la_id(user: Any) -> int | None:
     """The LA whose rows ``user`` sees as LA staff, or None when they are not LA staff."""
     if not _active(user) or not user.local_authority_id:
         return None
     return user.local_authority_id if user.roles & LA_ROLES else None
 
 
-def _is_school_user(user: Any) -> bool:
+def is_school_user(user: Any) -> bool:
     return _active(user) and Role.SCHOOL_USER in user.roles
 
 
-def _notifications_from_schools_of(user: Any) -> QuerySet[OffRollNotification]:
+def notifications_from_schools_of(user: Any) -> QuerySet[OffRollNotification]:
     return OffRollNotification.objects.filter(school__in=user.schools.values("pk"))
 
 
 def children_for(user: Any) -> QuerySet[Child]:
-    la_id = _la_of_staff(user)
+    la_id = staff_la_id(user)
     if la_id is not None:
         return Child.objects.filter(local_authority_id=la_id)
-    if _is_school_user(user):
+    if is_school_user(user):
         # A subquery rather than a join: a child notified twice must appear once.
-        return Child.objects.filter(pk__in=_notifications_from_schools_of(user).values("child_id"))
+        return Child.objects.filter(pk__in=notifications_from_schools_of(user).values("child_id"))
     return Child.objects.none()
 
 
-def episodes_for(user: Any) -> QuerySet[Episode]:
-    la_id = _la_of_staff(user)
-    if la_id is not None:
-        episodes = Episode.objects.filter(local_authority_id=la_id)
-    elif _is_school_user(user):
-        episodes = Episode.objects.filter(pk__in=_notifications_from_schools_of(user).values("episode_id"))
-    else:
-        return Episode.objects.none()
-    return episodes.select_related("child", "local_authority")
-
-
 def notifications_for(user: Any) -> QuerySet[OffRollNotification]:
-    la_id = _la_of_staff(user)
+    la_id = staff_la_id(user)
     if la_id is not None:
         notifications = OffRollNotification.objects.filter(residence_la_id=la_id)
-    elif _is_school_user(user):
-        notifications = _notifications_from_schools_of(user)
+    elif is_school_user(user):
+        notifications = notifications_from_schools_of(user)
     else:
         return OffRollNotification.objects.none()
     return notifications.select_related("school")
@@ -78,8 +67,3 @@ def child_for(user: Any, pk: int | str) -> Child:
     """One child the user may see; another LA's or another school's child is a 404, not a 403,
     so that the answer does not reveal that the row exists."""
     return get_object_or_404(children_for(user), pk=pk)
-
-
-def episode_for(user: Any, pk: int | str) -> Episode:
-    """One episode the user may see; anything else is a 404 (see :func:`child_for`)."""
-    return get_object_or_404(episodes_for(user), pk=pk)

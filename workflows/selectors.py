@@ -1,6 +1,6 @@
 """The officer queues (DESIGN section 6): which cases each queue holds, in what order, for whom.
 
-Every queue is built on :func:`ehe_register.selectors.episodes_for`, so a queue can never show
+Every queue is built on :func:`episodes_for`, so a queue can never show
 another LA's case. A queue page runs the same handful of queries however many cases there are:
 the rows carry what the list shows through ``select_related``, one ``Prefetch`` of current
 addresses and annotations (overdue, the oldest safeguarding due time), and the counts on the
@@ -39,14 +39,38 @@ from django.db.models import (
     Value,
     When,
 )
+from django.shortcuts import get_object_or_404
 
-from ehe_register.models import Address, AddressKind, MatchStatus, PossibleMatch, School, User
+from ehe_register.models import Absence, Address, AddressKind, MatchStatus, PossibleMatch, School, User
 from ehe_register.roles import Role
-from ehe_register.selectors import children_for, episodes_for, notifications_for
+from ehe_register.selectors import (
+    children_for,
+    is_school_user,
+    notifications_for,
+    notifications_from_schools_of,
+    staff_la_id,
+)
 from ehe_register.validators import normalise_postcode, normalise_upn
 from workflows.escalation_rules import RULES, SAFEGUARDING_RULE_NAMES
 from workflows.models import Episode, Escalation
 from workflows.states import ACTIVE_STATES, State
+
+
+def episodes_for(user: Any) -> QuerySet[Episode]:
+    la_id = staff_la_id(user)
+    if la_id is not None:
+        episodes = Episode.objects.filter(local_authority_id=la_id)
+    elif is_school_user(user):
+        episodes = Episode.objects.filter(pk__in=notifications_from_schools_of(user).values("episode_id"))
+    else:
+        return Episode.objects.none()
+    return episodes.select_related("child", "local_authority")
+
+
+def episode_for(user: Any, pk: int | str) -> Episode:
+    """One episode the user may see; anything else is a 404 (see :func:`ehe_register.selectors.child_for`)."""
+    return get_object_or_404(episodes_for(user), pk=pk)
+
 
 PER_PAGE = 25
 REVIEW_WINDOW_DAYS = 30
@@ -359,3 +383,15 @@ def officers_of(user: Any) -> QuerySet[User]:
     return User.objects.filter(
         local_authority_id=user.local_authority_id, groups__name=Role.EHE_OFFICER.value, is_active=True
     ).order_by("first_name", "last_name", "username")
+
+
+def absences_for(user: Any, today: date) -> QuerySet[Absence]:
+    """Current and future absences: an EHE manager sees every officer of the LA, an officer their own."""
+    absences = Absence.objects.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today)).select_related(
+        "officer", "recorded_by"
+    )
+    if user.has_role(Role.EHE_MANAGER):
+        absences = absences.filter(officer__local_authority_id=user.local_authority_id)
+    else:
+        absences = absences.filter(officer=user)
+    return absences.order_by("starts_on", "officer__first_name", "officer__last_name", "pk")

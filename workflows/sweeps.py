@@ -43,7 +43,7 @@ from workflows.escalation_rules import RULES
 from workflows.models import Episode
 from workflows.services.absence import absence_cover_apply
 from workflows.services.bulk import episodes_bulk_transition
-from workflows.services.cases import episode_concern_raised
+from workflows.services.casework import episode_concern_raised
 from workflows.services.escalations import (
     escalations_climb_due,
     escalations_raise_many,

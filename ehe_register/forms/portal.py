@@ -2,7 +2,7 @@
 
 The form checks and normalises what a school user types; it decides nothing about the case.
 ``NotificationForm.to_input`` hands the cleaned answers to
-``ehe_register.services.intake.notification_submit``, which routes, matches and opens the case.
+``workflows.services.submission.notification_submit``, which routes, matches and opens the case.
 
 Questions that only apply after another answer (the date removed from roll, the safeguarding
 details, the referral date and reference, the second parent) are shown with GOV.UK's conditional
@@ -34,7 +34,6 @@ from ehe_register.models import (
     User,
 )
 from ehe_register.services.children import ParentDetails
-from ehe_register.services.intake import NotificationInput
 from ehe_register.validators import (
     PHONE_MESSAGE,
     POSTCODE_MESSAGE,
@@ -43,6 +42,7 @@ from ehe_register.validators import (
     validate_uk_phone,
     validate_upn,
 )
+from workflows.services.submission import NotificationInput
 
 YEAR_GROUPS = [
     ("", "Not known"),

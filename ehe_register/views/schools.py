@@ -30,8 +30,8 @@ from ehe_register.forms.portal import NotificationForm
 from ehe_register.models import LocalAuthority, OffRollNotification, RemovalStatus, Routing, School
 from ehe_register.roles import Role
 from ehe_register.selectors import notifications_for
-from ehe_register.services.intake import SubmissionRateLimited, notification_submit
 from workflows.models import TransitionLog
+from workflows.services.submission import SubmissionRateLimited, notification_submit
 from workflows.states import ClosureReason, State
 
 #: Where the answers in progress are kept between the form and "Check your answers".

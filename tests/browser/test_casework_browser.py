@@ -19,11 +19,11 @@ from playwright.sync_api import expect
 
 from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
-from ehe_register.services.intake import notification_submit
 from tests.browser.test_portal_browser import choose, sign_in
 from tests.ehe_register.intake_data import notification_input
 from tests.factories import make_user
 from workflows.models import Activity, Episode, TransitionLog
+from workflows.services.submission import notification_submit
 from workflows.states import State
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

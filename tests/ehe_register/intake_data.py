@@ -8,7 +8,7 @@ from typing import Any
 
 from ehe_register.models import LocalAuthority, School, User
 from ehe_register.services.children import ParentDetails
-from ehe_register.services.intake import NotificationInput
+from workflows.services.submission import NotificationInput
 
 
 def notification_input(

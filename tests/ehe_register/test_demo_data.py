@@ -6,6 +6,7 @@ import pytest
 from django.db.models import Count, F, Model, Q
 from django.utils import timezone
 
+from ehe_register.demo_data import DEMO_SOURCE_DETAIL, demo_logins, demo_seed
 from ehe_register.models import (
     Absence,
     Address,
@@ -18,7 +19,6 @@ from ehe_register.models import (
     User,
 )
 from ehe_register.roles import Role
-from ehe_register.services.demo_data import DEMO_SOURCE_DETAIL, demo_logins, demo_seed
 from ehe_register.services.reference_data import local_authorities_load
 from ehe_register.validators import validate_nhs_number, validate_postcode, validate_upn
 from notifications.models import Message

@@ -16,7 +16,6 @@ from ehe_register.forms.portal import (
     NotificationForm,
 )
 from ehe_register.models import LocalAuthority, RemovalStatus, School, SocialCareStatus
-from ehe_register.services.intake import NotificationInput
 from ehe_register.validators import (
     PHONE_MESSAGE,
     POSTCODE_MESSAGE,
@@ -25,6 +24,7 @@ from ehe_register.validators import (
     UPN_LENGTH_MESSAGE,
 )
 from tests.factories import SchoolFactory, UserFactory
+from workflows.services.submission import NotificationInput
 
 pytestmark = pytest.mark.django_db
 

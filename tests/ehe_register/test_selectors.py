@@ -16,12 +16,11 @@ from ehe_register.roles import LA_ROLES, Role
 from ehe_register.selectors import (
     child_for,
     children_for,
-    episode_for,
-    episodes_for,
     notifications_for,
 )
 from tests.factories import SchoolFactory, UserFactory, make_user
 from workflows.models import Episode
+from workflows.selectors import episode_for, episodes_for
 from workflows.services.intake import episode_open
 from workflows.states import Source
 

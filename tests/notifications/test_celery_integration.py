@@ -35,7 +35,6 @@ from django.utils import timezone
 from ehe_register.celery import app as celery_app
 from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
-from ehe_register.services.intake import notification_submit
 from notifications import services
 from notifications.delivery import message_id_header
 from notifications.models import Channel, Message, MessageStatus
@@ -44,6 +43,7 @@ from notifications.tasks import message_deliver as message_deliver_task
 from notifications.tasks import messages_deliver_due as messages_deliver_due_task
 from tests.ehe_register.intake_data import notification_input, with_concern
 from tests.factories import SchoolFactory, make_user
+from workflows.services.submission import notification_submit
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 CELERY = BASE_DIR / ".venv" / "bin" / "celery"

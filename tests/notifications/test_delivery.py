@@ -22,7 +22,6 @@ from django.urls import reverse
 
 from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
-from ehe_register.services.intake import notification_submit
 from notifications import delivery, services
 from notifications.delivery import message_deliver, message_id_header, messages_claim, messages_deliver_due
 from notifications.models import Channel, Message, MessageStatus
@@ -31,6 +30,7 @@ from notifications.tasks import message_deliver as message_deliver_task
 from notifications.tasks import messages_deliver_due as messages_deliver_due_task
 from tests.ehe_register.intake_data import notification_input, with_concern
 from tests.factories import SchoolFactory, make_user
+from workflows.services.submission import notification_submit
 
 pytestmark = pytest.mark.django_db
 

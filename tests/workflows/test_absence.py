@@ -17,9 +17,8 @@ from ehe_register.roles import Role
 from notifications.models import Channel, Message
 from tests.factories import make_episode, make_user
 from workflows.models import Episode, Escalation, EscalationEvent
-from workflows.services.absence import escalations_follow_assignment
 from workflows.services.casework import episode_assign
-from workflows.services.escalations import escalation_raise
+from workflows.services.escalations import escalation_raise, escalations_follow_assignment
 from workflows.states import State
 from workflows.sweeps import sweep_run
 

@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from ehe_register.models import Absence, AbsenceCover, AbsenceKind, LocalAuthority
 from ehe_register.roles import Role
-from ehe_register.services.intake import notification_submit
 from ehe_register.working_days import add_working_days
 from notifications.models import Channel, Message
 from tests.ehe_register.intake_data import notification_input, with_concern
@@ -27,6 +26,7 @@ from tests.factories import SchoolFactory, make_episode, make_user
 from workflows.models import Episode, Escalation, EscalationEvent, TransitionLog
 from workflows.services.casework import ActivityInput, activity_record, cspa_decide, episode_assign
 from workflows.services.escalations import escalation_acknowledge
+from workflows.services.submission import notification_submit
 from workflows.states import State
 from workflows.sweeps import sweep_run
 

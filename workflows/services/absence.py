@@ -18,32 +18,27 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from ehe_register.models import AbsenceCover, LocalAuthority, User
+from ehe_register.models import Absence, AbsenceCover, LocalAuthority, User
 from ehe_register.roles import Role
 from ehe_register.working_days import LONDON, add_working_days, at_local
-from workflows.actors import SYSTEM, actor_name
-from workflows.escalation_rules import RULES, Owner
+from workflows.selectors import episodes_for
 from workflows.services.escalations import (
-    TEAM_QUEUE_ROLE,
+    escalation_events_write,
+    escalations_follow_assignment,
     escalations_raise_many,
-    escalations_tell,
     escalations_with_episode,
 )
+from workflows.states import ACTIVE_STATES
 
 ABSENCE_HORIZON_WORKING_DAYS = 5
-
-# (rule, level) pairs whose owner is "the assigned officer": these follow the case when it moves.
-OFFICER_OWNED_RUNGS = [
-    {"rule": name, "level": level}
-    for name, rule in RULES.items()
-    for level, rung in enumerate(rule.rungs, start=1)
-    if rung.owner == Owner.ASSIGNED_OFFICER
-]
 
 
 @dataclass(frozen=True)
@@ -142,7 +137,7 @@ def absence_cover_apply(
             once_per_episode=False,
             details=notes,
         )
-        _events_write(
+        escalation_events_write(
             [(e.pk, e.level, notes[e.episode_id]) for e in escalations_with_episode(raised)], "reassigned", as_of
         )
     return AbsenceCoverResult(moves, raised)
@@ -198,51 +193,50 @@ def _moves_apply(moves: Sequence[CaseMove], notes: dict[int, str], as_of: dateti
     escalations_follow_assignment([m.episode_id for m in moves], as_of, notes)
 
 
-def escalations_follow_assignment(
-    episode_ids: list[int], as_of: datetime, notes: dict[int, str] | None = None, actor: Any = SYSTEM
-) -> list[int]:
-    """Open escalations owned by "the assigned officer" follow the case to whoever holds it now
-    (or to the team queue), each with a log entry, and their new owner is told. Returns their ids.
+def absence_record(
+    *, officer: User, kind: str, starts_on: date, ends_on: date | None, actor: User, as_of: datetime
+) -> tuple[Absence, int]:
+    """Record an officer's absence; returns it and how many cases moved at once.
 
-    Call it after any change of ``assigned_officer`` (absence cover does; an assignment service should).
+    Refused: an officer recording someone else's absence, an officer of another LA, a start in
+    the past, an end before the start, and an absence overlapping one already recorded.
     """
-    notes = notes or {}
-    if not OFFICER_OWNED_RUNGS or not episode_ids:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE workflows_escalation x
-            SET owner_user_id = e.assigned_officer_id,
-                owner_role = CASE WHEN e.assigned_officer_id IS NULL THEN %(team_role)s ELSE '' END
-            FROM workflows_episode e, jsonb_to_recordset(%(rungs)s::jsonb) AS r(rule text, level int)
-            WHERE e.id = x.episode_id AND x.episode_id = ANY(%(ids)s) AND x.resolved_at IS NULL
-              AND r.rule = x.rule AND r.level = x.level
-              AND x.owner_user_id IS DISTINCT FROM e.assigned_officer_id
-            RETURNING x.id
-            """,
-            {"team_role": TEAM_QUEUE_ROLE.value, "rungs": json.dumps(OFFICER_OWNED_RUNGS), "ids": episode_ids},
+    today = timezone.localdate(as_of)
+    if officer.local_authority_id != actor.local_authority_id or not officer.has_role(Role.EHE_OFFICER):
+        raise ValidationError("Choose an EHE officer of your local authority")
+    if not actor.has_role(Role.EHE_MANAGER) and officer.pk != actor.pk:
+        raise PermissionDenied("Only an EHE manager can record another officer's absence")
+    if starts_on < today:
+        raise ValidationError("First day of absence must be today or in the future")
+    if ends_on is not None and ends_on < starts_on:
+        raise ValidationError("Last day of absence must be the same as or after the first day")
+    with transaction.atomic():
+        # Two people recording the same officer's absence at once: one waits for the other.
+        User.objects.select_for_update().filter(pk=officer.pk).first()
+        overlapping = Absence.objects.filter(officer=officer).filter(
+            Q(ends_on__isnull=True) | Q(ends_on__gte=starts_on)
         )
-        followed = escalations_with_episode(row[0] for row in cursor.fetchall())
-    _events_write([(e.pk, e.level, notes.get(e.episode_id, "")) for e in followed], "reassigned", as_of, actor)
-    escalations_tell(followed, lambda _: (Owner.ASSIGNED_OFFICER,), as_of, f"reassigned:{as_of.isoformat()}")
-    return [e.pk for e in followed]
-
-
-def _events_write(rows: list[tuple[int, int, str]], kind: str, as_of: datetime, actor: Any = SYSTEM) -> None:
-    if not rows:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO workflows_escalationevent (escalation_id, kind, level, actor_name, note, at)
-            SELECT r.escalation_id, %s, r.level, %s, r.note, %s
-            FROM jsonb_to_recordset(%s::jsonb) AS r(escalation_id bigint, level int, note text)
-            """,
-            [
-                kind,
-                actor_name(actor),
-                as_of,
-                json.dumps([{"escalation_id": pk, "level": level, "note": note} for pk, level, note in rows]),
-            ],
+        if ends_on is not None:
+            overlapping = overlapping.filter(starts_on__lte=ends_on)
+        if overlapping.exists():
+            raise ValidationError(f"{officer.display_name} is already recorded as absent for some of those days")
+        absence = Absence.objects.create(
+            officer=officer,
+            kind=kind,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            recorded_by=actor,
+            recorded_at=as_of,
         )
+        moved = 0
+        if starts_on == today:
+            cases = list(
+                episodes_for(actor)
+                .filter(assigned_officer=officer, state__in=ACTIVE_STATES)
+                .values_list("pk", flat=True)
+            )
+            if cases:
+                la = officer.local_authority
+                assert la is not None
+                moved = len(absence_cover_apply(as_of=as_of, local_authorities=[la], episode_ids=cases).moves)
+        return absence, moved

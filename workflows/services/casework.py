@@ -28,11 +28,10 @@ from ehe_register.models import (
 from ehe_register.roles import Role
 from notifications.models import Channel
 from notifications.services import message_enqueue
+from workflows.actors import SYSTEM
 from workflows.escalation_rules import SAFEGUARDING_RULE_NAMES
 from workflows.models import Activity, ActivityKind, ActivityOutcome, Episode, Review, ReviewOutcome
-from workflows.services.absence import escalations_follow_assignment
-from workflows.services.cases import episode_concern_raised
-from workflows.services.escalations import escalation_raise, escalation_resolve
+from workflows.services.escalations import escalation_raise, escalation_resolve, escalations_follow_assignment
 from workflows.services.intake import episode_risk_check
 from workflows.services.transitions import episode_lock, episode_touch, episode_transition
 from workflows.services.verification import contacts_mark_stale, contacts_verification_refresh
@@ -356,3 +355,26 @@ def episode_reopen(
             as_of=as_of,
         )
         return episode_risk_check(episode_id=episode_id, as_of=as_of)
+
+
+def episode_concern_raised(
+    *, episode_id: int, as_of: datetime, actor: Any = SYSTEM, expected_version: int | None = None, note: str = ""
+) -> Episode:
+    """A safeguarding concern on an open case: to the front door at once.
+
+    The episode moves to safeguarding review (remembering where it was) unless it is already
+    there, and ``concern_ticked`` is raised (or stays open) with its messages, in one transaction.
+    """
+    with transaction.atomic():
+        episode = Episode.objects.select_for_update(of=("self",)).get(pk=episode_id)
+        if episode.state not in (State.SAFEGUARDING_REVIEW, State.NOTIFIED, State.CLOSED):
+            episode = episode_transition(
+                episode_id=episode_id,
+                transition="concern_raised",
+                actor=actor,
+                expected_version=expected_version,
+                reason=note,
+                as_of=as_of,
+            )
+        escalation_raise(episode=episode, rule_name="concern_ticked", as_of=as_of, actor=actor, note=note)
+        return episode

@@ -31,7 +31,7 @@ def episode_open(
     """Open a new episode for ``child`` and run the risk check, in one transaction.
 
     The database refuses a second open episode for the same child; callers that may race (two
-    schools notifying the same child) take the intake lock first (``ehe_register.services.intake``).
+    schools notifying the same child) take the intake lock first (``workflows.services.submission``).
     """
     with transaction.atomic():
         episode = Episode.objects.create(

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods
 from ehe_register.accounts.guards import role_required
 from ehe_register.models import AddressKind, CheckOutcome, School, SchoolContactRequest, User
 from ehe_register.roles import LA_ROLES, Role
-from ehe_register.selectors import episode_for, notifications_for
+from ehe_register.selectors import notifications_for
 from workflows import forms_actions as f
 from workflows.models import (
     ActivityOutcome,
@@ -35,12 +35,13 @@ from workflows.models import (
     no_open_safeguarding_escalation,
     notice_period_over,
 )
-from workflows.services.cases import episode_concern_raised
+from workflows.selectors import episode_for
 from workflows.services.casework import (
     activity_record,
     address_check_record,
     consent_decide,
     cspa_decide,
+    episode_concern_raised,
     episode_reopen,
     review_record,
 )

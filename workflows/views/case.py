@@ -36,7 +36,7 @@ from ehe_register.models import (
     User,
 )
 from ehe_register.roles import LA_ROLES, Role
-from ehe_register.selectors import children_for, episode_for, episodes_for, notifications_for
+from ehe_register.selectors import children_for, notifications_for
 from ehe_register.services.access import access_log_record
 from ehe_register.validators import year_group, year_group_label
 from notifications.delivery import message_subject
@@ -44,7 +44,7 @@ from notifications.models import Message
 from workflows.escalation_rules import RULES
 from workflows.forms import AssignForm, SelfAssignForm
 from workflows.models import Activity, Episode, Escalation, EscalationEvent, TransitionLog
-from workflows.selectors import officers_of
+from workflows.selectors import episode_for, episodes_for, officers_of
 from workflows.services.casework import episode_assign
 from workflows.services.transitions import StaleVersion
 from workflows.services.verification import contacts_status

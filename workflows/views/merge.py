@@ -21,10 +21,10 @@ from django.views.decorators.http import require_http_methods
 from ehe_register.accounts.guards import role_required
 from ehe_register.models import AccessAction, Address, Child, ChildMerge, MatchStatus
 from ehe_register.roles import Role
-from ehe_register.selectors import child_for, children_for, episode_for, episodes_for, notifications_for
+from ehe_register.selectors import child_for, children_for, notifications_for
 from ehe_register.services.access import access_log_record
 from workflows.forms import MergeConfirmForm, MergeFindForm
-from workflows.selectors import EPISODE_REFERENCE, possible_matches_for
+from workflows.selectors import EPISODE_REFERENCE, episode_for, episodes_for, possible_matches_for
 from workflows.services.merge import children_merge, children_unmerge
 from workflows.services.transitions import StaleVersion, TransitionRefused
 from workflows.states import ACTIVE_STATES

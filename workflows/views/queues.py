@@ -23,7 +23,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from ehe_register.accounts.guards import role_required
 from ehe_register.roles import Role
-from ehe_register.selectors import episodes_for
 from workflows.forms import BulkAssignForm, MatchResolveForm, QueueFilterForm
 from workflows.models import Episode
 from workflows.selectors import (
@@ -34,6 +33,7 @@ from workflows.selectors import (
     Queue,
     default_queue_for,
     episodes_filter,
+    episodes_for,
     officers_of,
     open_matches_for,
     possible_matches_for,

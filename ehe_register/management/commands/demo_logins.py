@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ehe_register.services.demo_data import DEMO_PASSWORD, demo_logins
+from ehe_register.demo_data import DEMO_PASSWORD, demo_logins
 
 
 class Command(BaseCommand):

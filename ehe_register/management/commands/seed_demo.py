@@ -3,7 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ehe_register.services.demo_data import demo_seed
+from ehe_register.demo_data import demo_seed
 
 
 class Command(BaseCommand):

@@ -30,7 +30,7 @@ from ehe_register.validators import is_compulsory_school_age
 from notifications.models import Channel
 from notifications.services import message_enqueue
 from workflows.models import Episode
-from workflows.services.cases import episode_concern_raised
+from workflows.services.casework import episode_concern_raised
 from workflows.services.intake import episode_open
 from workflows.states import ACTIVE_STATES, Source
 

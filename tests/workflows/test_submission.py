@@ -13,12 +13,12 @@ from django.db import connection
 
 from ehe_register.models import Child, LocalAuthority, OffRollNotification, PossibleMatch, Routing
 from ehe_register.roles import Role
-from ehe_register.services import intake
-from ehe_register.services.intake import SubmissionRateLimited, notification_submit
+from workflows.services import submission as intake
 from notifications.models import Message
 from tests.ehe_register.intake_data import notification_input, with_concern
 from tests.factories import SchoolFactory, make_user
 from workflows.models import Episode, Escalation, TransitionLog
+from workflows.services.submission import SubmissionRateLimited, notification_submit
 from workflows.states import State
 
 LONDON = ZoneInfo("Europe/London")

@@ -1,4 +1,4 @@
-"""Raise, climb, acknowledge, decide and resolve escalations: one idempotent service for every rule.
+"""Raise, climb, acknowledge and resolve escalations: one idempotent service for every rule.
 
 At most one escalation is open per (episode, rule) (a partial unique index); raising again returns
 the open one. Climbing raises the level of that same row. Each change writes an EscalationEvent
@@ -16,23 +16,20 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
-from ehe_register.working_days import LONDON, at_local, is_working_day
+from ehe_register.working_days import LONDON
 from notifications.models import Channel
 from notifications.services import MessageSpec, message_enqueue, messages_enqueue_many
-from workflows.actors import SYSTEM, actor_name, is_system
+from workflows.actors import SYSTEM, actor_name
 from workflows.escalation_rules import RULES, External, Owner, Recipient, Rule
 from workflows.models import Episode, Escalation, EscalationEvent
-from workflows.states import State
 
 TEAM_QUEUE_ROLE = Role.EHE_OFFICER  # who owns "the assigned officer's" escalation on an unassigned case
 
@@ -261,78 +258,6 @@ def escalation_resolve(
     return escalation
 
 
-# --- Deciding ------------------------------------------------------------------------------------
-
-
-class EscalationClosed(Exception):
-    """The escalation was resolved already: there is nothing left to decide."""
-
-
-def _ladder_roles(rule: Rule) -> set[Role]:
-    roles = {rung.owner for rung in rule.rungs if isinstance(rung.owner, Role)}
-    if any(rung.owner == Owner.ASSIGNED_OFFICER for rung in rule.rungs):
-        roles.add(TEAM_QUEUE_ROLE)
-    return roles
-
-
-def escalation_may_decide(escalation: Escalation, actor: Any) -> bool:
-    """Staff of the escalation's LA holding a role on its ladder (any rung) may decide it."""
-    if is_system(actor) or actor.local_authority_id != escalation.local_authority_id:
-        return False
-    return bool(actor.roles & _ladder_roles(RULES[escalation.rule]))
-
-
-def escalation_decide(
-    *, escalation_id: int, actor: Any, decision: str, as_of: datetime, reference: str = "", note: str = ""
-) -> Escalation:
-    """Record what was decided and resolve the escalation (acknowledging it first if no one had).
-
-    A decision on a safeguarding escalation is the front door's: once no safeguarding escalation
-    is left open on a case in safeguarding review, the case moves on (``cspa_decision``) in the
-    same transaction. Raises PermissionDenied, EscalationClosed, or the transition's refusal.
-    """
-    from workflows.services.transitions import episode_transition  # transitions never import this module
-
-    if not decision:
-        raise ValueError("Say what was decided")
-    with transaction.atomic():
-        escalation = Escalation.objects.select_for_update(of=("self",)).select_related("episode").get(pk=escalation_id)
-        if not escalation_may_decide(escalation, actor):
-            raise PermissionDenied("You cannot decide this escalation")
-        if escalation.resolved_at is not None:
-            raise EscalationClosed(f"This escalation was resolved by {escalation.resolved_by_name}")
-        escalation_acknowledge(escalation=escalation, actor=actor, as_of=as_of)
-        _event(escalation, "decided", actor, as_of, f"{decision}: {note}" if note else decision)
-        episode = escalation.episode
-        resolved = escalation_resolve(
-            episode=episode,
-            rule_name=escalation.rule,
-            as_of=as_of,
-            actor=actor,
-            decision=decision,
-            reference=reference,
-            note=note,
-        )
-        still_open = Escalation.objects.filter(
-            episode=episode, rule__in=[n for n, r in RULES.items() if r.safeguarding], resolved_at__isnull=True
-        ).exists()
-        if RULES[escalation.rule].safeguarding and episode.state == State.SAFEGUARDING_REVIEW and not still_open:
-            episode_transition(
-                episode_id=episode.pk,
-                transition="cspa_decision",
-                actor=actor,
-                expected_version=None,
-                as_of=as_of,
-                reason=f"Front door decision: {decision}",
-                payload={"decision": decision, "reference": reference},
-            )
-        assert resolved is not None
-        return resolved
-
-
-# --- Set-based writes for the sweeps -------------------------------------------------------------
-
-
 def escalations_with_episode(escalation_ids: Iterable[int]) -> list[Escalation]:
     return list(
         Escalation.objects.filter(pk__in=list(escalation_ids))
@@ -535,99 +460,64 @@ def escalations_climb_due(
     return dict(counts)
 
 
-# --- The managers' digest ------------------------------------------------------------------------
+# --- Escalations follow their case to a new holder ----------------------------------------------
 
-DIGEST_TIME = time(7, 30)
-DIGEST_OVERDUE_LISTED = 20
-
-
-def _previous_working_day(day: Any) -> Any:
-    day -= timedelta(days=1)
-    while not is_working_day(day):
-        day -= timedelta(days=1)
-    return day
+# (rule, level) pairs whose owner is "the assigned officer": these follow the case when it moves.
+OFFICER_OWNED_RUNGS = [
+    {"rule": name, "level": level}
+    for name, rule in RULES.items()
+    for level, rung in enumerate(rule.rungs, start=1)
+    if rung.owner == Owner.ASSIGNED_OFFICER
+]
 
 
-def managers_digest_send(*, as_of: datetime, la_code: str | None = None) -> int:
-    """Each EHE manager's morning email: open escalations by rule and level, what is overdue, and
-    what happened since the last digest (the previous working day's). None on a non-working day
-    (the beat runs Monday to Friday; this skips bank holidays). Returns how many were written.
+def escalations_follow_assignment(
+    episode_ids: list[int], as_of: datetime, notes: dict[int, str] | None = None, actor: Any = SYSTEM
+) -> list[int]:
+    """Open escalations owned by "the assigned officer" follow the case to whoever holds it now
+    (or to the team queue), each with a log entry, and their new owner is told. Returns their ids.
 
-    Case references only: no child's name or details.
+    Call it after any change of ``assigned_officer`` (absence cover does; an assignment service should).
     """
-    today = as_of.astimezone(LONDON).date()
-    if not is_working_day(today):
-        return 0
-    since = at_local(_previous_working_day(today), DIGEST_TIME)
-    authorities = LocalAuthority.objects.filter(uses_service=True)
-    if la_code:
-        authorities = authorities.filter(dfe_code=la_code)
-    written = 0
-    with transaction.atomic():
-        for la in authorities.order_by("dfe_code"):
-            managers = list(
-                User.objects.filter(local_authority=la, groups__name=Role.EHE_MANAGER, is_active=True)
-                .exclude(email="")
-                .order_by("pk")
-            )
-            if not managers:
-                continue
-            payload = _digest_payload(la, as_of, since)
-            for manager in managers:
-                message_enqueue(
-                    template="emails/digest",
-                    idempotency_key=f"digest:{la.dfe_code}:{today.isoformat()}:{manager.pk}",
-                    channel=Channel.EMAIL,
-                    recipient_user=manager,
-                    local_authority=la,
-                    payload=payload,
-                    as_of=as_of,
-                )
-                written += 1
-    return written
-
-
-def _digest_payload(la: LocalAuthority, as_of: datetime, since: datetime) -> dict[str, Any]:
-    open_escalations = Escalation.objects.filter(local_authority=la, resolved_at__isnull=True)
-    by_rule: dict[str, dict[str, Any]] = {}
-    for row in open_escalations.values("rule", "level").annotate(
-        n=Count("id"), overdue=Count("id", filter=Q(due_at__lt=as_of))
-    ):
-        entry = by_rule.setdefault(
-            row["rule"],
-            {"rule": row["rule"], "summary": RULES[row["rule"]].summary, "open": 0, "overdue": 0}
-            | {f"level_{level}": 0 for level in (1, 2, 3)},
+    notes = notes or {}
+    if not OFFICER_OWNED_RUNGS or not episode_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE workflows_escalation x
+            SET owner_user_id = e.assigned_officer_id,
+                owner_role = CASE WHEN e.assigned_officer_id IS NULL THEN %(team_role)s ELSE '' END
+            FROM workflows_episode e, jsonb_to_recordset(%(rungs)s::jsonb) AS r(rule text, level int)
+            WHERE e.id = x.episode_id AND x.episode_id = ANY(%(ids)s) AND x.resolved_at IS NULL
+              AND r.rule = x.rule AND r.level = x.level
+              AND x.owner_user_id IS DISTINCT FROM e.assigned_officer_id
+            RETURNING x.id
+            """,
+            {"team_role": TEAM_QUEUE_ROLE.value, "rungs": json.dumps(OFFICER_OWNED_RUNGS), "ids": episode_ids},
         )
-        entry["open"] += row["n"]
-        entry["overdue"] += row["overdue"]
-        entry[f"level_{row['level']}"] = row["n"]
-    events = dict(
-        EscalationEvent.objects.filter(escalation__local_authority=la, at__gte=since, at__lt=as_of)
-        .values_list("kind")
-        .annotate(n=Count("id"))
-        .values_list("kind", "n")
+        followed = escalations_with_episode(row[0] for row in cursor.fetchall())
+    escalation_events_write(
+        [(e.pk, e.level, notes.get(e.episode_id, "")) for e in followed], "reassigned", as_of, actor
     )
-    overdue_ids = (
-        open_escalations.filter(due_at__lt=as_of).order_by("due_at").values_list("episode_id", flat=True).distinct()
-    )
-    overdue_refs: list[str] = []
-    for episode_id in overdue_ids:
-        reference = Episode(pk=episode_id, local_authority=la).reference
-        if reference not in overdue_refs:
-            overdue_refs.append(reference)
-        if len(overdue_refs) == DIGEST_OVERDUE_LISTED:
-            break
-    return {
-        "la_name": la.header_name,
-        "date": as_of.astimezone(LONDON).strftime("%A %-d %B %Y"),
-        "rules": [by_rule[name] for name in RULES if name in by_rule],
-        "open_total": sum(r["open"] for r in by_rule.values()),
-        "overdue_total": sum(r["overdue"] for r in by_rule.values()),
-        "raised_since": events.get("raised", 0),
-        "climbed_since": events.get("climbed", 0),
-        "resolved_since": events.get("resolved", 0),
-        "reassigned_since": Escalation.objects.filter(
-            local_authority=la, rule="officer_absent", raised_at__gte=since, raised_at__lt=as_of
-        ).count(),
-        "overdue_cases": overdue_refs,
-    }
+    escalations_tell(followed, lambda _: (Owner.ASSIGNED_OFFICER,), as_of, f"reassigned:{as_of.isoformat()}")
+    return [e.pk for e in followed]
+
+
+def escalation_events_write(rows: list[tuple[int, int, str]], kind: str, as_of: datetime, actor: Any = SYSTEM) -> None:
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO workflows_escalationevent (escalation_id, kind, level, actor_name, note, at)
+            SELECT r.escalation_id, %s, r.level, %s, r.note, %s
+            FROM jsonb_to_recordset(%s::jsonb) AS r(escalation_id bigint, level int, note text)
+            """,
+            [
+                kind,
+                actor_name(actor),
+                as_of,
+                json.dumps([{"escalation_id": pk, "level": level, "note": note} for pk, level, note in rows]),
+            ],
+        )

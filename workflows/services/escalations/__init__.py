@@ -1,0 +1,39 @@
+"""Escalations, split by job: ``raising`` (raise, climb, acknowledge, resolve, and the set-based
+writes the sweeps use), ``deciding`` (who may decide and what a decision does to the case) and
+``digest`` (the managers' morning email). Callers import from here."""
+
+from workflows.services.escalations.deciding import EscalationClosed, escalation_decide, escalation_may_decide
+from workflows.services.escalations.digest import managers_digest_send
+from workflows.services.escalations.raising import (
+    TEAM_QUEUE_ROLE,
+    escalation_acknowledge,
+    escalation_climb,
+    escalation_events_write,
+    escalation_raise,
+    escalation_resolve,
+    escalations_climb_due,
+    escalations_follow_assignment,
+    escalations_raise_many,
+    escalations_resolve_many,
+    escalations_tell,
+    escalations_with_episode,
+)
+
+__all__ = [
+    "TEAM_QUEUE_ROLE",
+    "EscalationClosed",
+    "escalation_acknowledge",
+    "escalation_climb",
+    "escalation_decide",
+    "escalation_events_write",
+    "escalation_may_decide",
+    "escalation_raise",
+    "escalation_resolve",
+    "escalations_climb_due",
+    "escalations_follow_assignment",
+    "escalations_raise_many",
+    "escalations_resolve_many",
+    "escalations_tell",
+    "escalations_with_episode",
+    "managers_digest_send",
+]
