@@ -75,7 +75,8 @@ STATE_WEIGHTS: dict[str, int] = {
     State.ATTENDANCE_ORDER: 10,
     State.CLOSED: 315,
 }
-assert set(STATE_WEIGHTS) == set(State.values) and sum(STATE_WEIGHTS.values()) == 1000
+assert set(STATE_WEIGHTS) == set(State.values)
+assert sum(STATE_WEIGHTS.values()) == 1000
 
 # Each state's path from ``notified``: (transition, from, to).
 _RC = ("risk_check", State.NOTIFIED, State.ADDRESS_VERIFICATION)
@@ -225,18 +226,18 @@ def _state_case(salt: int) -> str:
 
 
 def _base(cursor: Any, table: str) -> int:
-    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608 - fixed table names
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
     return int(cursor.fetchone()[0])
 
 
 def _reset_sequence(cursor: Any, table: str) -> None:
     cursor.execute(
-        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"  # noqa: S608
+        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
     )
 
 
 def _count(cursor: Any, table: str) -> int:
-    cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
+    cursor.execute(f"SELECT count(*) FROM {table}")
     return int(cursor.fetchone()[0])
 
 
@@ -297,7 +298,7 @@ def build(*, scale: int, as_of: datetime) -> BuildSummary:
     )
 
 
-def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:  # noqa: PLR0915 - one long script
+def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:
     today = as_of.astimezone(LONDON).date()
     p: dict[str, Any] = {"as_of": as_of, "today": today}
     groups = {g.name: g.pk for g in Group.objects.filter(name__in=[r.value for r in Role])}
@@ -338,7 +339,7 @@ def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:  # noqa: 
             UNION ALL SELECT bp.manager_id, 'manager', 1 UNION ALL SELECT bp.head_id, 'head', 1
             UNION ALL SELECT bp.duty_id, 'duty', 1 UNION ALL SELECT bp.cspa_manager_id, 'cspa-manager', 1
         ) u
-        """,  # noqa: S608 - fixed fragments only
+        """,
         p,
     )
     cursor.execute(
@@ -392,7 +393,7 @@ def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:  # noqa: 
                'Academy converter', CASE WHEN i %% 5 = 0 THEN 'Secondary' ELSE 'Primary' END, i %% 40 = 0,
                'ME' || (1 + i %% 20) || ' ' || (i %% 10) || 'AB', DATE '2000-09-01', NULL, bp.la_id
         FROM bench_plan bp, generate_series(0, bp.schools - 1) i
-        """,  # noqa: S608 - fixed fragments only
+        """,
         p,
     )
     # Four school users at schools of the largest real LA (the submission benchmark's clients).
@@ -437,7 +438,7 @@ def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:  # noqa: 
                {_r(18)} < 0.01, {_r(19)} < 0.03, CASE WHEN {_r(19)} < 0.03 THEN 'Polish' ELSE '' END, '',
                %(as_of)s, %(as_of)s, bp.la_id
         {each_child}
-        """,  # noqa: S608 - fixed fragments only
+        """,
         p,
     )
     person_base = _base(cursor, "ehe_register_person")
@@ -450,7 +451,7 @@ def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:  # noqa: 
                '07700 9' || lpad((g %% 100000)::text, 5, '0'), '',
                CASE WHEN g %% 3 = 0 THEN 'parent' || g || '@example.org' ELSE '' END, %(as_of)s, %(as_of)s, bp.la_id
         {each_child}
-        """,  # noqa: S608 - fixed fragments only
+        """,
         p,
     )
     # Each child's own parent; one child in seven is also linked to the previous child's parent
@@ -463,7 +464,7 @@ def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:  # noqa: 
         UNION ALL
         SELECT 'father', true, true, false, NULL, %(cb)s + g, %(pb)s + g - 1 {each_child}
         WHERE g > bp.lo AND g %% 7 = 0
-        """,  # noqa: S608 - fixed fragments only
+        """,
         p,
     )
     address_base = _base(cursor, "ehe_register_address")
@@ -481,13 +482,13 @@ def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:  # noqa: 
         SELECT %(ab)s + %(total)s + g, 'previous', (1 + g %% 90) || ' ' || {_pick(STREETS, 33)}, '', 'Leeds', '',
                'LS1 ' || (g %% 10) || 'AA', '', %(today)s - 1500, %(today)s - 401, %(as_of)s, %(cb)s + g, bp.la_id
         {each_child} WHERE {_r(34)} < 0.2
-        """,  # noqa: S608 - fixed fragments only
+        """,
         p,
     )
     _episodes(cursor, p, each_child)
 
 
-def _episodes(cursor: Any, p: dict[str, Any], each_child: str) -> None:  # noqa: PLR0915
+def _episodes(cursor: Any, p: dict[str, Any], each_child: str) -> None:
     """Current episodes (every state), earlier closed ones, their logs, activities, checks and escalations."""
     episode_base = _base(cursor, "workflows_episode")
     p.update(eb=episode_base)
@@ -504,7 +505,7 @@ def _episodes(cursor: Any, p: dict[str, Any], each_child: str) -> None:  # noqa:
         SELECT %(eb)s + %(total)s + g, g, g + %(total)s, %(cb)s + g, bp.la_id, bp.officers, bp.officer_lo,
                bp.manager_id, bp.schools, bp.school_lo, 'closed', false
         {each_child} WHERE {_r(42)} < {EARLIER_EPISODE_SHARE}
-        """,  # noqa: S608 - fixed fragments only
+        """,
         p,
     )
     cursor.execute("CREATE INDEX ON bench_ep (e)")
@@ -517,7 +518,7 @@ def _episodes(cursor: Any, p: dict[str, Any], each_child: str) -> None:  # noqa:
         WHEN NOT current THEN 800 + floor({_r(51, k)} * 1500)
         ELSE 60 + floor({_r(51, k)} * 670) END"""
     verified = "('education_enquiry', 'monitoring', 'review_due', 's437_notice', 'attendance_order', 'closed')"
-    contacted = f"st NOT IN ('notified', 'safeguarding_review', 'awaiting_consent', 'address_verification') OR {_r(55, k)} < 0.5"  # noqa: E501
+    contacted = f"st NOT IN ('notified', 'safeguarding_review', 'awaiting_consent', 'address_verification') OR {_r(55, k)} < 0.5"
     active = "st <> 'closed'"
     cursor.execute(
         f"""
@@ -562,7 +563,7 @@ def _episodes(cursor: Any, p: dict[str, Any], each_child: str) -> None:  # noqa:
                 AS path(state, steps) ON path.state = x.st
         ) y
         ORDER BY e
-        """,  # noqa: S608 - fixed fragments only
+        """,
         p,
     )
     path_rows = ", ".join(
@@ -580,7 +581,7 @@ def _episodes(cursor: Any, p: dict[str, Any], each_child: str) -> None:  # noqa:
         JOIN (VALUES {path_rows}) AS path(state, step, transition, from_state, to_state) ON path.state = ep.state
         WHERE ep.id > %(eb)s
         ORDER BY ep.id, path.step
-        """,  # noqa: S608 - fixed fragments only
+        """,
         p,
     )
     # A first contact's call (and a visit where the child was seen) for the cases that record one.
@@ -639,7 +640,7 @@ def _escalations(cursor: Any, p: dict[str, Any]) -> None:
         FROM workflows_episode ep JOIN (VALUES {by_state}) AS s(state, rule) ON s.state = ep.state
         WHERE ep.id > %(eb)s
           AND (ep.state = 'safeguarding_review' OR {_r(70, k)} < {OPEN_ESCALATION_SHARE})
-        """,  # noqa: S608 - fixed fragments only
+        """,
         p,
     )
     cursor.execute(
@@ -666,7 +667,7 @@ def _escalations(cursor: Any, p: dict[str, Any]) -> None:
         SELECT id, CASE WHEN n = 1 THEN 'raised' ELSE 'climbed' END, n, 'Benchmark data builder', '',
                raised_at + make_interval(days => (n - 1) * 5)
         FROM made, generate_series(1, made.level) n
-        """,  # noqa: S608 - fixed fragments only
+        """,
         {**p, "team": TEAM_QUEUE_ROLE.value},
     )
 

@@ -42,7 +42,9 @@ from workflows.sweeps import LaClock
 
 ACTOR = "Reference sweep"
 TEAM_ROLE = Role.EHE_OFFICER.value
-ENQUIRY = "('safeguarding_review', 'awaiting_consent', 'address_verification', 'education_enquiry', 'missing_education')"
+ENQUIRY = (
+    "('safeguarding_review', 'awaiting_consent', 'address_verification', 'education_enquiry', 'missing_education')"
+)
 UNVERIFIED = "e.contacts_verified_at IS NULL AND e.contacts_stale_at IS NULL"
 ENQUIRY_OVERDUE = (
     f"e.state IN {ENQUIRY} AND e.received_on + la.first_contact_days <= c.today"
@@ -71,7 +73,11 @@ CONDITIONS: dict[str, tuple[str, str | None, bool]] = {
     ),
     "consent_required": ("e.state = 'awaiting_consent'", "e.state = 'awaiting_consent'", False),
     "sen_notify": ("ch.sen_status = 'ehcp'", None, True),
-    "contacts_unverified": (f"{UNVERIFIED} AND e.received_on <= c.unverified_by", "e.contacts_verified_at IS NULL", False),
+    "contacts_unverified": (
+        f"{UNVERIFIED} AND e.received_on <= c.unverified_by",
+        "e.contacts_verified_at IS NULL",
+        False,
+    ),
     "cme_enquiry": (f"{UNVERIFIED} AND e.received_on <= c.cme_by", "e.contacts_verified_at IS NULL", False),
     "contacts_stale": ("e.contacts_stale_at IS NOT NULL", "e.contacts_stale_at IS NOT NULL", False),
     "enquiry_overdue": (ENQUIRY_OVERDUE, ENQUIRY_OVERDUE, False),
@@ -99,7 +105,8 @@ def _ladder(las: list[LocalAuthority], as_of: datetime) -> str:
                         "level": level,
                         "top": rule.top_level,
                         "notify_only": rule.notify_only,
-                        "owner_role": "" if rung.owner == Owner.ASSIGNED_OFFICER or isinstance(rung.owner, External)
+                        "owner_role": ""
+                        if rung.owner == Owner.ASSIGNED_OFFICER or isinstance(rung.owner, External)
                         else str(rung.owner),
                         "to_assigned": rung.owner == Owner.ASSIGNED_OFFICER,
                         "due_at": rung.due(as_of, la).isoformat() if rung.due else None,
@@ -140,14 +147,14 @@ def reference_sweep_run(*, as_of: datetime) -> dict[str, int]:
             return cur.rowcount
 
         # Contacts go stale; cases in monitoring, review or enquiry go back to address verification.
-        run(f"""
+        run("""
             UPDATE workflows_episode e SET contacts_stale_at = %(as_of)s, contacts_verified_at = NULL
             FROM ehe_register_localauthority la
             WHERE la.id = e.local_authority_id AND la.uses_service AND e.state NOT IN ('closed', 'notified')
               AND e.contacts_stale_at IS NULL
               AND e.contacts_verified_at < ((%(as_of)s::timestamptz AT TIME ZONE 'Europe/London')
                   - make_interval(months => la.contacts_stale_months)) AT TIME ZONE 'Europe/London'
-        """)  # noqa: S608
+        """)
         done["moved"] += _move(run, "contacts_went_stale", "address_verification",
                                "e.contacts_stale_at IS NOT NULL AND e.state IN ('monitoring', 'review_due', 'education_enquiry')")  # fmt: skip
         done["moved"] += _move(run, "review_falls_due", "review_due",
@@ -166,15 +173,18 @@ def reference_sweep_run(*, as_of: datetime) -> dict[str, int]:
                     )
                     INSERT INTO workflows_escalationevent (escalation_id, kind, level, actor_name, note, at)
                     SELECT id, 'resolved', level, %(actor)s, '', %(as_of)s FROM cleared
-                """)  # noqa: S608
+                """)
             not_open = "" if once else "AND p.resolved_at IS NULL"
             if rule == "concern_ticked":
                 # The event's transition as well: the case goes to the front door.
-                cur.execute(f"""
+                cur.execute(
+                    f"""
                     CREATE TEMP TABLE ref_concern ON COMMIT DROP AS
                     SELECT e.id FROM {EPISODES}
                     WHERE e.state NOT IN ('closed', 'notified') AND ({fires})
-                """, params)  # noqa: S608
+                """,
+                    params,
+                )
                 done["moved"] += _move(run, "concern_raised", "safeguarding_review",
                                        "e.id IN (SELECT id FROM ref_concern) AND e.state <> 'safeguarding_review'",
                                        resume=True)  # fmt: skip
@@ -200,14 +210,15 @@ def reference_sweep_run(*, as_of: datetime) -> dict[str, int]:
                 SELECT id, 'climbed', level, %(actor)s, '', %(as_of)s FROM climbed
             )
             INSERT INTO ref_told SELECT id FROM climbed
-        """)  # noqa: S608
+        """)
         done["told"] = _tell(run)
     return done
 
 
 def _move(run: Any, transition: str, target: str, where: str, resume: bool = False) -> int:
     resume_sql = ", resume_state = c.state" if resume else ""
-    return int(run(f"""
+    return int(
+        run(f"""
         WITH candidates AS (
             SELECT e.id, e.state FROM workflows_episode e JOIN {CLOCK} ON c.la_id = e.local_authority_id
             WHERE {where} ORDER BY e.id FOR UPDATE OF e
@@ -220,11 +231,13 @@ def _move(run: Any, transition: str, target: str, where: str, resume: bool = Fal
         INSERT INTO workflows_transitionlog
             (episode_id, from_state, to_state, transition, actor_id, actor_name, reason, payload, at)
         SELECT id, from_state, '{target}', '{transition}', NULL, %(actor)s, '', '{{}}'::jsonb, %(as_of)s FROM moved
-    """))  # noqa: S608 - fixed fragments only
+    """)
+    )
 
 
 def _raise(run: Any, candidates: str, not_open: str) -> int:
-    return int(run(f"""
+    return int(
+        run(f"""
         WITH made AS (
             INSERT INTO workflows_escalation (episode_id, local_authority_id, rule, level, owner_role, owner_user_id,
                 recipients, raised_at, due_at, decision, decision_reference, decision_note, resolved_at,
@@ -247,7 +260,8 @@ def _raise(run: Any, candidates: str, not_open: str) -> int:
             SELECT id, 'raised', level, %(actor)s, '', %(as_of)s FROM made
         )
         INSERT INTO ref_told SELECT id FROM made
-    """))  # noqa: S608 - fixed fragments only
+    """)
+    )
 
 
 def _absence_cover(run: Any, params: dict[str, Any]) -> int:
@@ -282,7 +296,7 @@ def _absence_cover(run: Any, params: dict[str, Any]) -> int:
         )
         SELECT a.id, a.from_id, CASE WHEN a.least_loaded THEN v.id END AS to_id
         FROM absent a LEFT JOIN available v ON v.la_id = a.la_id AND v.rank = (a.n - 1) %% v.n_available
-    """)  # noqa: S608
+    """)
     run("""
         UPDATE workflows_episode e SET assigned_officer_id = m.to_id, version = e.version + 1,
             last_changed_at = %(as_of)s
@@ -300,7 +314,8 @@ def _absence_cover(run: Any, params: dict[str, Any]) -> int:
 
 def _tell(run: Any) -> int:
     """The messages DESIGN section 5 asks for: the named owner (both channels) and the inboxes."""
-    return int(run("""
+    return int(
+        run("""
         WITH told AS (
             SELECT x.id, x.rule, x.level, x.episode_id, x.owner_user_id, la.id AS la_id, la.dfe_code,
                    la.front_door_email, la.sen_team_email, ch.social_worker_email
@@ -329,4 +344,5 @@ def _tell(run: Any) -> int:
                'reference:' || id || ':' || level || ':' || who || ':' || channel
         FROM out
         ON CONFLICT (idempotency_key) DO NOTHING
-    """))
+    """)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -62,7 +63,7 @@ def _done(done: dict[str, int] | None) -> str:
 
 def _pages_table(r: dict[str, Any]) -> list[str]:
     pages = r.get("pages", {})
-    if not pages or "status" in pages and not _ok(pages) and "largest" not in pages:
+    if not pages or ("status" in pages and not _ok(pages) and "largest" not in pages):
         return [f"Pages: {pages.get('status', 'not measured')}"]
     lines = []
     for label in ("largest", "artificial"):
@@ -125,27 +126,56 @@ def _targets(results: dict[int, dict[str, Any]]) -> list[str]:
     r1, r2 = _ratio(first_p, first_q), _ratio(steady_p, steady_q)
     met1 = _ok(first_p) and r1 is not None and r1 <= 2 and first_p["peak_rss_mb"] <= LIMIT_MB  # type: ignore[index]
     hint1 = f"{_secs(first_p)}, {f'{r1:.1f}' if r1 else '?'}× the SQL, {(first_p or {}).get('peak_rss_mb')} MB"
-    row("1M: first sweep finishes, ≤ 2× the hand-written SQL, < 512 MB", ("**met**" if met1 else "**not met**") + f": {hint1}" if top else not_measured(hint1 + (" (would be met)" if met1 else " (not met even there)")))
+    row(
+        "1M: first sweep finishes, ≤ 2× the hand-written SQL, < 512 MB",
+        ("**met**" if met1 else "**not met**") + f": {hint1}"
+        if top
+        else not_measured(hint1 + (" (would be met)" if met1 else " (not met even there)")),
+    )
     met2 = _ok(steady_p) and r2 is not None and r2 <= 2 and steady_p["seconds"] <= 1.0  # type: ignore[index]
     hint2 = f"{_secs(steady_p)}, {f'{r2:.1f}' if r2 else '?'}× the SQL"
-    row("1M: steady sweep ≤ 1.0 s and ≤ 2× the SQL", ("**met**" if met2 else "**not met**") + f": {hint2}" if top else not_measured(hint2 + (" (would be met)" if met2 else " (not met even there)")))
+    row(
+        "1M: steady sweep ≤ 1.0 s and ≤ 2× the SQL",
+        ("**met**" if met2 else "**not met**") + f": {hint2}"
+        if top
+        else not_measured(hint2 + (" (would be met)" if met2 else " (not met even there)")),
+    )
     largest, artificial = _worst_p95(src, "largest"), _worst_p95(src, "artificial")
     met3 = largest is not None and largest <= 150
-    row("1M: pages p95 ≤ 150 ms, largest LA", ("**met**" if met3 else "**not met**") + f": worst p95 {largest} ms" if top else not_measured(f"worst p95 {largest} ms"))
+    row(
+        "1M: pages p95 ≤ 150 ms, largest LA",
+        ("**met**" if met3 else "**not met**") + f": worst p95 {largest} ms"
+        if top
+        else not_measured(f"worst p95 {largest} ms"),
+    )
     met4 = artificial is not None and artificial <= 300
     art_cases = (src.get("pages") or {}).get("artificial", {}).get("open_cases")
-    row("1M: pages p95 ≤ 300 ms, LA of 100,000 cases", ("**met**" if met4 else "**not met**") + f": worst p95 {artificial} ms" if top else not_measured(f"worst p95 {artificial} ms with {art_cases} open cases"))
+    row(
+        "1M: pages p95 ≤ 300 ms, LA of 100,000 cases",
+        ("**met**" if met4 else "**not met**") + f": worst p95 {artificial} ms"
+        if top
+        else not_measured(f"worst p95 {artificial} ms with {art_cases} open cases"),
+    )
     h = src.get("http", {})
     if "flows" in h:
         met5 = h["sending_post_p95_ms"] <= 300
         met6 = (h["flows_to_healthz"] or 0) >= 0.25
         scale_note = "" if top else f" (measured at {nearest:,})"
-        row("Submissions: sending POST p95 ≤ 300 ms, 4 clients", f"**{'met' if met5 else 'not met'}**: {h['sending_post_p95_ms']} ms{scale_note}")
-        row("Submissions: flows ≥ ¼ of /healthz's rate", f"**{'met' if met6 else 'not met'}**: {h['flows']['per_second']} against {h['healthz']['per_second']} a second{scale_note}")
+        row(
+            "Submissions: sending POST p95 ≤ 300 ms, 4 clients",
+            f"**{'met' if met5 else 'not met'}**: {h['sending_post_p95_ms']} ms{scale_note}",
+        )
+        row(
+            "Submissions: flows ≥ ¼ of /healthz's rate",
+            f"**{'met' if met6 else 'not met'}**: {h['flows']['per_second']} against {h['healthz']['per_second']} a second{scale_note}",
+        )
     else:
         row("Submissions", f"not measured: {h.get('status')}")
     imp = src.get("import", {})
-    row("Import: ≥ 2,000 rows a second, ≤ 512 MB at 100,000 rows", f"**not met**: {imp.get('status', 'not yet built (issue 11)')}")
+    row(
+        "Import: ≥ 2,000 rows a second, ≤ 512 MB at 100,000 rows",
+        f"**not met**: {imp.get('status', 'not yet built (issue 11)')}",
+    )
     return lines
 
 
@@ -167,7 +197,13 @@ def write_report(out: Path) -> None:
     ]
     scales = sorted(results)
     if len(scales) >= 2:
-        lines += ["## How the costs grow with scale", "", "| cost | " + " | ".join(f"{a:,} → {b:,}" for a, b in zip(scales, scales[1:], strict=False)) + " |", "|---|" + "---|" * (len(scales) - 1)]
+        lines += [
+            "## How the costs grow with scale",
+            "",
+            "| cost | " + " | ".join(f"{a:,} → {b:,}" for a, b in itertools.pairwise(scales)) + " |",
+            "|---|" + "---|" * (len(scales) - 1),
+        ]
+
         def get(r: dict[str, Any], *path: str) -> float | None:
             node: Any = r
             for key in path:
@@ -183,11 +219,16 @@ def write_report(out: Path) -> None:
             "first sweep peak RSS (MB)": ("sweeps", "first", "product", "peak_rss_mb"),
             "first sweep statements": ("sweeps", "first", "product", "statements"),
         }
-        for label, path in costs.items():
-            cells = [_growth(get(results[a], *path), get(results[b], *path), a, b) for a, b in zip(scales, scales[1:], strict=False)]
+        for label, keys in costs.items():
+            cells = [
+                _growth(get(results[a], *keys), get(results[b], *keys), a, b) for a, b in itertools.pairwise(scales)
+            ]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         for la in ("largest", "artificial"):
-            cells = [_growth(_worst_p95(results[a], la), _worst_p95(results[b], la), a, b) for a, b in zip(scales, scales[1:], strict=False)]
+            cells = [
+                _growth(_worst_p95(results[a], la), _worst_p95(results[b], la), a, b)
+                for a, b in itertools.pairwise(scales)
+            ]
             lines.append(f"| worst page p95, {la} LA | " + " | ".join(cells) + " |")
         lines += ["", "n is the number of children; ∝ n^1 is linear growth, n^0 flat.", ""]
     for scale in scales:
@@ -214,7 +255,7 @@ def write_report(out: Path) -> None:
             "",
             "### Pages (Django test Client, in process)",
             "",
-            *( [r["pages_note"], ""] if r.get("pages_note") else []),
+            *([r["pages_note"], ""] if r.get("pages_note") else []),
             *_pages_table(r),
             "### School submissions over HTTP",
             "",

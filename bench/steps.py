@@ -38,7 +38,7 @@ def run_step(name: str, database: str, args: dict[str, Any], timeout: float) -> 
     """Run step ``name`` against ``database``; its result, plus ``wall_seconds`` and ``peak_rss_mb``."""
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as out:
         started = time.monotonic()
-        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        child = subprocess.Popen(
             [sys.executable, "-m", "bench", "_step", name, json.dumps(args)],
             env=databases.child_env(database),
             stdout=out,
@@ -60,9 +60,17 @@ def run_step(name: str, database: str, args: dict[str, Any], timeout: float) -> 
         lines = [line[len(RESULT) :] for line in out.read().splitlines() if line.startswith(RESULT)]
     if timed_out:
         databases.drop_connections(database)
-        return {"status": f"failed: stopped after the {timeout:.0f} s timeout", "wall_seconds": wall, "peak_rss_mb": peak}
+        return {
+            "status": f"failed: stopped after the {timeout:.0f} s timeout",
+            "wall_seconds": wall,
+            "peak_rss_mb": peak,
+        }
     if child.returncode != 0 or not lines:
-        return {"status": f"failed: exit code {child.returncode} (see the log above)", "wall_seconds": wall, "peak_rss_mb": peak}
+        return {
+            "status": f"failed: exit code {child.returncode} (see the log above)",
+            "wall_seconds": wall,
+            "peak_rss_mb": peak,
+        }
     result: dict[str, Any] = json.loads(lines[-1])
     result["wall_seconds"] = wall
     result["peak_rss_mb"] = max(peak, float(result.get("peak_rss_mb", 0.0)))
