@@ -35,7 +35,7 @@ def test_sizes_are_skewed_like_real_las_and_add_up() -> None:
     assert sum(sizes) == 1_000_000
     assert sizes == sorted(sizes, reverse=True)
     assert math.isclose(sizes[0] / 1_000_000, LARGEST_SHARE, rel_tol=0.02)
-    assert sizes[-1] < sizes[0] / 10
+    assert sizes[-1] < sizes[0] / 5
     assert 0 < zipf_exponent(153, 0.03) < 1
     small = la_sizes(153, SCALE)
     assert sum(small) == SCALE and min(small) >= 1
@@ -83,10 +83,14 @@ def test_the_sweeps_and_pages_return_numbers(built: dict, tmp_path) -> None:
     product = measure.sweep_measure(impl="product", as_of=AS_OF)
     for result in (reference, product):
         assert result["status"] == "finished"
-        assert result["seconds"] > 0 and result["statements"] > 0 and result["peak_rss_mb"] > 0
-        assert sum(result["done"].values()) > 0
-    # The product's sweep, run after the reference on the same data, finds the same episodes already raised.
-    assert product["done"]["raised"] < reference["done"]["raised"]
+        assert result["seconds"] > 0
+        assert result["statements"] > 0
+        assert result["peak_rss_mb"] > 0
+    assert reference["done"]["raised"] > 0
+    assert reference["done"]["moved"] > 0
+    # The hand-written SQL did the product's work: run after it on the same data, the product's
+    # sweep has nothing left to raise, resolve, climb or move.
+    assert product["done"] == {"raised": 0, "resolved": 0, "climbed": 0, "moved": 0}
     pages = measure.pages_measure(requests=2, budget=5)
     assert set(pages) == {"largest", "artificial"}
     for la in pages.values():
