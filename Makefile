@@ -55,6 +55,14 @@ lint: install
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 
+# The benchmark (issue 12, docs/PERFORMANCE.md): `make bench SCALE=10000` for a quick run; by default
+# 10,000, 100,000 and 1,000,000 children. Builds (or reuses) ehe_bench_<scale> on the same server.
+SCALE ?= 10000,100000,1000000
+BENCH_ARGS ?=
+bench: install
+	@set -e; $(WITH_DB); \
+	$(PY) -m bench --scales $(SCALE) $(BENCH_ARGS)
+
 migrate-check: install
 	$(PY) manage.py makemigrations --check --dry-run
 
