@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PGDATA = BASE_DIR / "var" / "pgdata"
@@ -41,6 +42,28 @@ def database_config() -> dict[str, Any]:
         "PORT": port,
         "CONN_MAX_AGE": 0,
     }
+
+
+def database_url(config: dict[str, Any]) -> str:
+    """A ``DATABASE_URL`` that settings read back as ``config`` (user, password, host, port, name).
+
+    A socket directory cannot go in the host part: django-environ does not unquote it
+    (``%2Fvar%2F...`` would be looked up as a host name). It goes in the path instead,
+    ``postgres://user@:port//socket/dir/name``, the form django-environ splits into HOST and NAME.
+    This is how a subprocess (a Celery worker under test) reaches the same database as its parent,
+    embedded or not.
+    """
+    credentials = quote(config.get("USER") or "", safe="")
+    if config.get("PASSWORD"):
+        credentials += ":" + quote(config["PASSWORD"], safe="")
+    host = str(config.get("HOST") or "")
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    name = quote(str(config["NAME"]), safe="")
+    if host.startswith("/"):
+        return f"postgres://{credentials}@{port}/{quote(host, safe='/')}/{name}"
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"postgres://{credentials}@{host}{port}/{name}"
 
 
 def start() -> None:
@@ -104,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve":
         serve()
     else:
-        config = database_config()
-        print(f"postgres://{config['USER']}@/{config['NAME']}?host={config['HOST']}&port={config['PORT']}")
+        print(database_url(database_config()))
     return 0
 
 

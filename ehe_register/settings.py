@@ -200,15 +200,20 @@ STORAGES = {
 }
 
 # Celery: Redis (or any broker) from CELERY_BROKER_URL, else kombu's filesystem broker under var/.
+# Every folder kombu would otherwise make relative to the working directory (``data_in``,
+# ``data_out``, ``processed``, ``control`` for the exchange tables) is named here, under var/.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
-    _broker_dir = VAR_DIR / "celery" / "queue"
-    _broker_dir.mkdir(parents=True, exist_ok=True)
-    (VAR_DIR / "celery" / "processed").mkdir(parents=True, exist_ok=True)
+    _broker_dirs = {
+        "data_folder_in": VAR_DIR / "celery" / "queue",
+        "data_folder_out": VAR_DIR / "celery" / "queue",
+        "processed_folder": VAR_DIR / "celery" / "processed",
+        "control_folder": VAR_DIR / "celery" / "control",
+    }
+    for _folder in _broker_dirs.values():
+        _folder.mkdir(parents=True, exist_ok=True)  # kombu makes none of them with their parents
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir),
-        "data_folder_out": str(_broker_dir),
-        "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        **{option: str(folder) for option, folder in _broker_dirs.items()},
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -241,6 +246,9 @@ EHE_DELIVERY_BATCH = env.int("EHE_DELIVERY_BATCH", default=100)
 EHE_DELIVERY_BATCHES_PER_RUN = env.int("EHE_DELIVERY_BATCHES_PER_RUN", default=20)
 # Tests only: the point at which notifications.delivery ends the worker process. Never in production.
 EHE_TEST_CRASH_POINT = "" if PRODUCTION else env.str("EHE_TEST_CRASH_POINT", default="")
+
+# Off-roll notifications one school user may submit in an hour (a flood guard); 0 turns it off.
+EHE_NOTIFICATIONS_PER_HOUR = env.int("EHE_NOTIFICATIONS_PER_HOUR", default=30)
 
 EHE_SERVICE_NAME = env.str("EHE_SERVICE_NAME", default="Elective home education register")
 EHE_PHASE = env.str("EHE_PHASE", default="beta")

@@ -246,8 +246,11 @@ def test_the_consent_rule_is_enforced_over_http(client_for: Client, la: LocalAut
     assert '<a href="#id_removal_status_0">' in html
 
 
-def test_too_many_notifications_get_a_plain_message(client_for: Client, la: LocalAuthority, settings: Any) -> None:
-    settings.EHE_NOTIFICATIONS_PER_HOUR = 0
+def test_too_many_notifications_get_a_plain_message(
+    client_for: Client, school_user: User, la: LocalAuthority, settings: Any
+) -> None:
+    settings.EHE_NOTIFICATIONS_PER_HOUR = 1
+    notification_for(SchoolFactory(local_authority=la), school_user, reference="EHE-936-000001")  # this hour's one
     client_for.post(reverse("schools:notify"), valid_data(la))
     before = counts()
     response = client_for.post(reverse("schools:check_answers"))

@@ -24,7 +24,6 @@ from email.policy import default as default_policy
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -33,6 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ehe_register.celery import app as celery_app
+from ehe_register.embedded_db import database_url
 from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
 from notifications import services
@@ -187,16 +187,6 @@ def _redis_forget(queue: str) -> None:
         client.delete(key)
 
 
-def _database_url() -> str:
-    db = django_settings.DATABASES["default"]
-    credentials = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = quote(db.get("HOST") or "", safe="")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{credentials}@{host}{port}/{db['NAME']}"
-
-
 class Worker:
     """``celery worker --pool=solo`` as a subprocess, on the test database and the test's queue."""
 
@@ -205,7 +195,7 @@ class Worker:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "ehe_register.settings",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(django_settings.DATABASES["default"]),
             "CELERY_BROKER_URL": REDIS_URL,
             "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
             "EHE_TEST_CRASH_POINT": crash_point,

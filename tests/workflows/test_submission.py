@@ -193,6 +193,16 @@ def test_a_rate_limit_stops_a_flood(school: Any, school_user: Any, settings: Any
         )
 
 
+def test_a_rate_limit_of_zero_is_no_limit(school: Any, school_user: Any, settings: Any) -> None:
+    settings.EHE_NOTIFICATIONS_PER_HOUR = 0
+    for n in range(3):
+        notification_submit(
+            data=notification_input(school, school_user, date_of_birth=date(2014, 1, n + 1)),
+            as_of=at(2026, 11, 24, 10, n),
+        )
+    assert OffRollNotification.objects.filter(submitted_by=school_user).count() == 3
+
+
 # The matching table: (existing child, notification) -> same child, a likely match, or a new child.
 EXISTING = {"legal_first_name": "Maya", "legal_last_name": "Fletcher", "date_of_birth": date(2014, 5, 17)}
 MATCH_CASES = [

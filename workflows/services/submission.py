@@ -120,7 +120,10 @@ def _next_reference(la: LocalAuthority) -> str:
 
 
 def _check_rate(user: User, as_of: datetime) -> None:
-    limit = getattr(settings, "EHE_NOTIFICATIONS_PER_HOUR", 30)
+    """At most ``EHE_NOTIFICATIONS_PER_HOUR`` submissions by one user in an hour (0: no limit)."""
+    limit = settings.EHE_NOTIFICATIONS_PER_HOUR
+    if not limit:
+        return
     recent = OffRollNotification.objects.filter(submitted_by=user, submitted_at__gt=as_of - timedelta(hours=1))
     if recent.count() >= limit:
         raise SubmissionRateLimited
