@@ -12,7 +12,7 @@ WITH_DB = if [ -z "$${DATABASE_URL:-}" ]; then \
 	  trap '$(PY) -m ehe_register.embedded_db stop' EXIT INT TERM; \
 	  $(PY) -m ehe_register.embedded_db start; fi
 
-.PHONY: run test install assets browser lint migrate-check clean
+.PHONY: run test install assets browser lint migrate-check bench clean
 
 # `make run` is the product as a council sees it: no debug pages (the product's own 404 and 500),
 # and links in emails pointing at the address it serves. `make run DJANGO_DEBUG=1` for debug pages.
