@@ -265,12 +265,12 @@ def integrity_check(*, as_of: datetime, la_code: str | None = None) -> Integrity
     the one LA ``la_code``), grouped by invariant."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
-    authorities = LocalAuthority.objects.filter(uses_service=True)
+    chosen = LocalAuthority.objects.filter(uses_service=True)
     if la_code is not None:
-        authorities = LocalAuthority.objects.filter(dfe_code=la_code)
-        if not authorities.exists():
-            raise LocalAuthority.DoesNotExist(f"No local authority with the DfE code {la_code}")
-    authorities = list(authorities.order_by("pk"))
+        chosen = LocalAuthority.objects.filter(dfe_code=la_code)
+    authorities = list(chosen.order_by("pk"))
+    if la_code is not None and not authorities:
+        raise LocalAuthority.DoesNotExist(f"No local authority with the DfE code {la_code}")
     la_ids = [la.pk for la in authorities]
     episodes = Episode.objects.filter(local_authority_id__in=la_ids)
     escalations = open_escalations().filter(local_authority_id__in=la_ids)
