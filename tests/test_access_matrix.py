@@ -79,6 +79,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "cases:queue": expect(
         FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, head_of_service=OK, auditor=OK, other_la_officer=OK
     ),
+    # The manager's dashboard (also the home page of EHE managers and heads of service).
+    "cases:dashboard": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK, head_of_service=OK),
     "cases:bulk_assign": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=METHOD),
     "cases:match_resolve": expect(
         FORBIDDEN, anonymous=LOGIN, ehe_officer=METHOD, ehe_manager=METHOD, other_la_officer=METHOD

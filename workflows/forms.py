@@ -26,6 +26,7 @@ from ehe_register.models import (
 )
 from ehe_register.services.children import ChildDetails, ParentDetails
 from ehe_register.validators import validate_nhs_number, validate_postcode, validate_uk_phone, validate_upn
+from workflows.overdue import OverdueKind
 from workflows.selectors import QueueFilters
 from workflows.services.new_case import OFFICER_SOURCES, NewCaseInput
 from workflows.states import Priority, Source, State
@@ -98,6 +99,11 @@ class QueueFilterForm(forms.Form):
         choices=[("", "Any priority"), *Priority.choices],
     )
     overdue = forms.BooleanField(label="Only overdue cases", required=False)
+    check = forms.ChoiceField(
+        label="Overdue check",
+        required=False,
+        choices=[("", "Any check"), *[(kind.value, kind.label) for kind in OverdueKind]],
+    )
 
     def __init__(self, *args: Any, schools: QuerySet[School], officers: QuerySet[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -121,6 +127,7 @@ class QueueFilterForm(forms.Form):
             overdue=bool(data.get("overdue")),
             priority=data.get("priority"),
             search=data.get("q") or "",
+            overdue_check=data.get("check") or "",
         )
 
 

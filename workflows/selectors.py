@@ -15,6 +15,9 @@ tabs come from one aggregate query over all the episode queues (plus one for lik
 - ``verification``: cases in address verification, overdue first then oldest.
 - ``reviews``: reviews due (``review_due``, or monitoring with the review within 30 days).
 - ``team``: every active case without an officer, overdue first.
+- ``overdue``: every case with a check past its time (``workflows.overdue``), the longest
+  waiting first; the ``check`` filter narrows it to one kind, which is what the manager's
+  dashboard links to, so the dashboard's figure and the queue count the same cases.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from django.db.models import (
     When,
 )
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from ehe_register.models import Absence, Address, AddressKind, MatchStatus, PossibleMatch, School, User
 from ehe_register.roles import Role
@@ -53,6 +57,8 @@ from ehe_register.selectors import (
 from ehe_register.validators import normalise_postcode, normalise_upn
 from workflows.escalation_rules import RULES, SAFEGUARDING_RULE_NAMES
 from workflows.models import Episode, Escalation
+from workflows.overdue import OverdueClock, OverdueKind, overdue_any_condition
+from workflows.overdue import overdue_condition as overdue_check_condition
 from workflows.states import ACTIVE_STATES, State
 
 
@@ -126,6 +132,13 @@ QUEUES: tuple[Queue, ...] = (
         CASEWORK_READERS,
     ),
     Queue("team", "Team queue", "Every active case without an officer, overdue first.", CASEWORK_READERS),
+    Queue(
+        "overdue",
+        "Overdue checks",
+        "Every case with a check past its time: verification, enquiry, review, consent decision, "
+        "escalation or next action.",
+        CASEWORK_READERS,
+    ),
 )
 QUEUES_BY_SLUG = {queue.slug: queue for queue in QUEUES}
 
@@ -177,7 +190,14 @@ def _safeguarding_condition() -> Q:
     )
 
 
-def queue_condition(slug: str, user: Any, today: date) -> Q:
+def overdue_clock_for(user: Any, now: datetime) -> OverdueClock:
+    """The overdue thresholds of the user's LA at ``now``."""
+    return OverdueClock.of(user.local_authority, now)
+
+
+def queue_condition(slug: str, user: Any, today: date, now: datetime | None = None) -> Q:
+    if slug == "overdue":
+        return overdue_any_condition(overdue_clock_for(user, now or timezone.now()))
     active = Q(state__in=ACTIVE_STATES)
     unassigned = Q(assigned_officer__isnull=True)
     conditions: dict[str, Callable[[], Q]] = {
@@ -205,6 +225,7 @@ def _ordering(slug: str) -> list[Any]:
         "verification": ["-is_overdue", "received_on", "pk"],
         "reviews": [F("review_due_on").asc(nulls_last=True), "pk"],
         "team": ["-is_overdue", due, "received_on", "pk"],
+        "overdue": [due, "received_on", "pk"],
     }
     return orderings[slug]
 
@@ -235,15 +256,16 @@ def queue_episodes(slug: str, user: Any, *, today: date, now: datetime) -> Query
     """The episodes of an episode queue, in the queue's order, with what a row shows."""
     if slug == MATCHES or slug not in QUEUES_BY_SLUG:
         raise ValueError(f"{slug} is not a queue of cases")
-    episodes = episodes_for(user).filter(queue_condition(slug, user, today))
+    episodes = episodes_for(user).filter(queue_condition(slug, user, today, now))
     return _with_row_facts(episodes, today, now).order_by(*_ordering(slug))
 
 
-def queue_counts(user: Any, *, today: date) -> dict[str, int]:
+def queue_counts(user: Any, *, today: date, now: datetime | None = None) -> dict[str, int]:
     """How many items each of the user's queues holds: one query for the case queues, one for matches."""
     queues = queues_for(user)
+    now = now or timezone.now()
     aggregates = {
-        queue.slug: Count("pk", filter=queue_condition(queue.slug, user, today))
+        queue.slug: Count("pk", filter=queue_condition(queue.slug, user, today, now))
         for queue in queues
         if queue.slug != MATCHES
     }
@@ -296,6 +318,7 @@ class QueueFilters:
     overdue: bool = False
     priority: int | None = None
     search: str = ""
+    overdue_check: str = ""  # an OverdueKind: only cases overdue by that check
 
 
 def episodes_filter(
@@ -311,6 +334,9 @@ def episodes_filter(
         episodes = episodes.filter(assigned_officer_id=int(filters.officer))
     if filters.overdue:
         episodes = episodes.filter(overdue_condition(today, now))
+    if filters.overdue_check:
+        kind = OverdueKind(filters.overdue_check)
+        episodes = episodes.filter(overdue_check_condition(kind, overdue_clock_for(user, now)))
     if filters.priority is not None:
         episodes = episodes.filter(priority=filters.priority)
     if filters.search.strip():

@@ -9,6 +9,7 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
+from workflows.integrity import integrity_report_send
 from workflows.services.escalations import managers_digest_send
 from workflows.sweeps import SweepBusy, sweep_run
 
@@ -35,3 +36,10 @@ def managers_digest(as_of: str | None = None) -> int:
     """The managers' digest (07:30, Monday to Friday; bank holidays are skipped by the service).
     Safe to run twice: one message per manager per day (idempotency key)."""
     return managers_digest_send(as_of=_as_of(as_of))
+
+
+@shared_task(name="workflows.integrity_check", ignore_result=True)
+def integrity_check(as_of: str | None = None, la_code: str | None = None) -> int:
+    """The daily integrity check (07:00 Europe/London): emails each LA's heads of service when it
+    finds anything. Safe to run twice: one message per head of service per LA per day."""
+    return integrity_report_send(as_of=_as_of(as_of), la_code=la_code)

@@ -2,12 +2,13 @@
 
 from django.urls import include, path
 
-from workflows.views import absences, case, merge, new_case, queues
+from workflows.views import absences, case, dashboard, merge, new_case, queues
 
 app_name = "cases"
 
 urlpatterns: list = [
     path("", queues.index, name="index"),
+    path("dashboard/", dashboard.dashboard_page, name="dashboard"),
     path("queues/<slug:slug>/", queues.queue_page, name="queue"),
     path("bulk-assign/", queues.bulk_assign, name="bulk_assign"),
     path("matches/<int:pk>/resolve/", queues.match_resolve, name="match_resolve"),

@@ -11,11 +11,10 @@ from django.views.decorators.cache import never_cache
 
 from ehe_register.accounts.guards import public
 from ehe_register.roles import Role
+from workflows.views.dashboard import DASHBOARD_ROLES, dashboard_page
 
 # The first role a user holds in this order picks their home page.
 HOME_TEMPLATES: list[tuple[Role, str]] = [
-    (Role.EHE_MANAGER, "managers/home.html"),
-    (Role.HEAD_OF_SERVICE, "managers/home.html"),
     (Role.CSPA_MANAGER, "cspa/home.html"),
     (Role.CSPA_DUTY_WORKER, "cspa/home.html"),
     (Role.EHE_OFFICER, "officers/home.html"),
@@ -26,10 +25,14 @@ HOME_TEMPLATES: list[tuple[Role, str]] = [
 
 @public
 def home(request: HttpRequest) -> HttpResponse:
-    """Send each user to the page for their role. Signed-in users with no role see an explanation."""
+    """Send each user to the page for their role. Signed-in users with no role see an explanation.
+
+    EHE managers and heads of service see their dashboard here."""
     user = request.user
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
+    if user.has_role(*DASHBOARD_ROLES):  # type: ignore[union-attr]
+        return dashboard_page(request)
     for role, template in HOME_TEMPLATES:
         if user.has_role(role):  # type: ignore[union-attr]
             return render(request, template, {"role": role})

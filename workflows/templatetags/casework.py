@@ -19,7 +19,8 @@ def queue_links(context: template.Context) -> list[dict[str, Any]]:
     user = context.get("user")
     if user is None or not user.is_authenticated:
         return []
-    counts = queue_counts(user, today=timezone.localdate())
+    now = timezone.now()
+    counts = queue_counts(user, today=timezone.localdate(now), now=now)
     return [
         {"queue": queue, "count": counts.get(queue.slug, 0), "url": reverse("cases:queue", kwargs={"slug": queue.slug})}
         for queue in queues_for(user)

@@ -8,7 +8,7 @@ Addresses in lists are masked for children with a confidential address.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib import messages
@@ -76,8 +76,8 @@ def _rows(episodes: list[Episode], today: date) -> list[QueueRow]:
     ]
 
 
-def _tabs(user: Any, current: Queue, today: date) -> list[dict[str, Any]]:
-    counts = queue_counts(user, today=today)
+def _tabs(user: Any, current: Queue, today: date, now: datetime) -> list[dict[str, Any]]:
+    counts = queue_counts(user, today=today, now=now)
     return [
         {
             "queue": queue,
@@ -110,7 +110,7 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
         raise PermissionDenied
     now = timezone.now()
     today = timezone.localdate(now)
-    context: dict[str, Any] = {"queue": queue, "tabs": _tabs(user, queue, today), "today": today}
+    context: dict[str, Any] = {"queue": queue, "tabs": _tabs(user, queue, today, now), "today": today}
     if slug == MATCHES:
         matches = Paginator(open_matches_for(user), PER_PAGE).get_page(request.GET.get("page"))
         may_resolve = user.has_role(Role.EHE_OFFICER, Role.EHE_MANAGER)  # type: ignore[union-attr]

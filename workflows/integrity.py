@@ -1,0 +1,328 @@
+"""The integrity check: "nothing waits silently", measured (DESIGN section 6).
+
+Lists every case that breaks one of these invariants, grouped by invariant. The figure should
+always be zero; anything it finds is a case the escalation rules or the casework services let
+slip, and someone must put it right by hand.
+
+- ``clock_run_out``: an active case overdue by one of its own clocks (``workflows.overdue``:
+  verification, enquiry, review, consent decision, next action) with no open escalation at all.
+  Any open escalation of a rule that is not notify-only counts as cover: the catch-all
+  ``next_action_overdue`` rule fires only where no other rule holds one.
+- ``owner_cannot_act``: an open escalation whose owner cannot act on it today: no owner at all;
+  an owning user who is inactive, in another LA or absent today (absence cover should have moved
+  it); an owning role that no active, present user of the LA holds.
+- ``no_next_action``: an active case with no next action due.
+- ``safeguarding_on_closed``: a safeguarding escalation still open on a closed case.
+- ``state_dates_disagree``: a case whose state and dates disagree (monitoring or review due with
+  no review date, a s437 notice or attendance order with no service date, a closed case with no
+  closing time or reason, an active case with a closing time).
+
+Every invariant is one set-based query (the clock one, one per LA, since its thresholds are the
+LA's); ``as_of`` comes from Python, never the database's clock. Reports carry case references
+only, never a child's name.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import reduce
+from typing import Any
+
+from django.db import transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+
+from ehe_register.models import Absence, LocalAuthority, User
+from ehe_register.roles import Role
+from ehe_register.working_days import LONDON
+from notifications.models import Channel
+from notifications.services import message_enqueue
+from workflows.escalation_rules import RULES, SAFEGUARDING_RULE_NAMES
+from workflows.models import Episode, Escalation
+from workflows.overdue import CASE_CLOCKS, REVIEW_STATES, OverdueClock, open_escalations, overdue_condition
+from workflows.states import ACTIVE_STATES, State
+
+
+class Invariant(StrEnum):
+    CLOCK_RUN_OUT = "clock_run_out"
+    OWNER_CANNOT_ACT = "owner_cannot_act"
+    NO_NEXT_ACTION = "no_next_action"
+    SAFEGUARDING_ON_CLOSED = "safeguarding_on_closed"
+    STATE_DATES_DISAGREE = "state_dates_disagree"
+
+    @property
+    def label(self) -> str:
+        return INVARIANT_LABELS[self]
+
+
+INVARIANT_LABELS: dict[Invariant, str] = {
+    Invariant.CLOCK_RUN_OUT: "A clock has run out and no escalation is open",
+    Invariant.OWNER_CANNOT_ACT: "An open escalation's owner cannot act on it",
+    Invariant.NO_NEXT_ACTION: "An open case has no next action due",
+    Invariant.SAFEGUARDING_ON_CLOSED: "A safeguarding escalation is open on a closed case",
+    Invariant.STATE_DATES_DISAGREE: "A case's state and dates disagree",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    invariant: Invariant
+    episode_id: int
+    reference: str
+    local_authority_id: int
+    detail: str
+
+
+@dataclass
+class IntegrityReport:
+    as_of: datetime
+    problems: dict[Invariant, list[Problem]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(len(found) for found in self.problems.values())
+
+    @property
+    def groups(self) -> list[tuple[Invariant, list[Problem]]]:
+        """Every invariant, in declaration order, with the problems found (maybe none)."""
+        return [(invariant, self.problems.get(invariant, [])) for invariant in Invariant]
+
+    def for_local_authority(self, la_id: int) -> IntegrityReport:
+        return IntegrityReport(
+            as_of=self.as_of,
+            problems={
+                invariant: [p for p in found if p.local_authority_id == la_id]
+                for invariant, found in self.problems.items()
+            },
+        )
+
+
+def _reference(pk: int, dfe_code: str) -> str:
+    return Episode(pk=pk, local_authority=LocalAuthority(dfe_code=dfe_code)).reference
+
+
+def _any(flags: dict[str, Any]) -> Q:
+    return reduce(operator.or_, [Q(**{key: True}) for key in flags])
+
+
+def _flag(condition: Q) -> ExpressionWrapper:
+    return ExpressionWrapper(condition, output_field=BooleanField())
+
+
+def _problems(invariant: Invariant, rows: Any, details: dict[str, str]) -> list[Problem]:
+    """Problems from rows carrying ``pk``, ``dfe``, ``la`` and a boolean per key of ``details``."""
+    return [
+        Problem(
+            invariant=invariant,
+            episode_id=row["episode"],
+            reference=_reference(row["episode"], row["dfe"]),
+            local_authority_id=row["la"],
+            detail="; ".join(text for key, text in details.items() if row[key]),
+        )
+        for row in rows
+    ]
+
+
+def _clocks_run_out(authorities: list[LocalAuthority], as_of: datetime) -> list[Problem]:
+    found: list[Problem] = []
+    details = {f"clock_{kind.value}": kind.label for kind in CASE_CLOCKS}
+    for la in authorities:  # a few LAs, not cases: each LA's thresholds are its own
+        clock = OverdueClock.of(la, as_of)
+        flags = {f"clock_{kind.value}": _flag(overdue_condition(kind, clock)) for kind in CASE_CLOCKS}
+        rows = (
+            Episode.objects.filter(local_authority=la, state__in=ACTIVE_STATES)
+            .annotate(**flags)
+            .filter(_any(flags))
+            .exclude(Exists(open_escalations().filter(episode=OuterRef("pk"))))
+            .values("pk", *flags, dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
+            .order_by("pk")
+        )
+        found += _problems(Invariant.CLOCK_RUN_OUT, rows, details)
+    return found
+
+
+def _absent_today(officer: Any, as_of: datetime) -> Exists:
+    today = as_of.astimezone(LONDON).date()
+    return Exists(
+        Absence.objects.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today), officer=officer, starts_on__lte=today)
+    )
+
+
+def _owners_cannot_act(escalations: QuerySet[Escalation], as_of: datetime) -> list[Problem]:
+    present_holders = User.objects.filter(
+        local_authority_id=OuterRef("local_authority_id"), groups__name=OuterRef("owner_role"), is_active=True
+    ).exclude(_absent_today(OuterRef("pk"), as_of))
+    has_user = Q(owner_user__isnull=False)
+    flags = {
+        "no_owner": _flag(Q(owner_user__isnull=True, owner_role="")),
+        "user_inactive": _flag(has_user & Q(owner_user__is_active=False)),
+        "user_elsewhere": _flag(
+            has_user
+            & (Q(owner_user__local_authority__isnull=True) | ~Q(owner_user__local_authority=F("local_authority")))
+        ),
+        "user_absent": _flag(has_user & Q(_absent_today(OuterRef("owner_user_id"), as_of))),
+        "role_uncovered": _flag(Q(owner_user__isnull=True) & ~Q(owner_role="") & ~Q(Exists(present_holders))),
+    }
+    rows = (
+        escalations.annotate(**flags)
+        .filter(_any(flags))
+        .values("rule", "level", "owner_role", *flags, dfe=F("local_authority__dfe_code"), la=F("local_authority_id"))
+        .annotate(episode=F("episode_id"))
+        .order_by("episode_id", "rule")
+    )
+    problems = []
+    for row in rows:
+        summary = RULES[row["rule"]].summary if row["rule"] in RULES else row["rule"]
+        role = Role(row["owner_role"]).label if row["owner_role"] in set(Role) else row["owner_role"]
+        reasons = {
+            "no_owner": "it has no owner",
+            "user_inactive": "its owner's account is switched off",
+            "user_elsewhere": "its owner works for another local authority",
+            "user_absent": "its owner is absent today",
+            "role_uncovered": f"nobody at work today holds the role {role}",
+        }
+        problems.append(
+            Problem(
+                invariant=Invariant.OWNER_CANNOT_ACT,
+                episode_id=row["episode"],
+                reference=_reference(row["episode"], row["dfe"]),
+                local_authority_id=row["la"],
+                detail=f"{summary} (level {row['level']}): "
+                + "; ".join(text for key, text in reasons.items() if row[key]),
+            )
+        )
+    return problems
+
+
+def _no_next_action(episodes: QuerySet[Episode]) -> list[Problem]:
+    rows = (
+        episodes.filter(state__in=ACTIVE_STATES, next_action_due__isnull=True)
+        .annotate(none=_flag(Q(pk__isnull=False)))
+        .values("none", dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
+        .order_by("pk")
+    )
+    return _problems(Invariant.NO_NEXT_ACTION, rows, {"none": "No next action due"})
+
+
+def _safeguarding_on_closed(escalations: QuerySet[Escalation]) -> list[Problem]:
+    rows = (
+        escalations.filter(rule__in=SAFEGUARDING_RULE_NAMES, episode__state=State.CLOSED)
+        .annotate(open=_flag(Q(pk__isnull=False)))
+        .values("open", "rule", dfe=F("local_authority__dfe_code"), la=F("local_authority_id"))
+        .annotate(episode=F("episode_id"))
+        .order_by("episode_id", "rule")
+    )
+    return [
+        Problem(
+            invariant=Invariant.SAFEGUARDING_ON_CLOSED,
+            episode_id=row["episode"],
+            reference=_reference(row["episode"], row["dfe"]),
+            local_authority_id=row["la"],
+            detail=f"{RULES[row['rule']].summary}: still open",
+        )
+        for row in rows
+    ]
+
+
+STATE_DATE_RULES: dict[str, tuple[Q, str]] = {
+    "review_missing": (
+        Q(state__in=REVIEW_STATES, review_due_on__isnull=True),
+        "In monitoring or review with no review date",
+    ),
+    "s437_missing": (
+        Q(state__in=[State.S437_NOTICE, State.ATTENDANCE_ORDER], s437_served_on__isnull=True),
+        "A section 437 notice with no date served",
+    ),
+    "order_missing": (
+        Q(state=State.ATTENDANCE_ORDER, attendance_order_served_on__isnull=True),
+        "A school attendance order with no date served",
+    ),
+    "closed_no_time": (Q(state=State.CLOSED, closed_at__isnull=True), "Closed with no closing time"),
+    "closed_no_reason": (Q(state=State.CLOSED, closure_reason=""), "Closed with no reason"),
+    "open_with_closed_at": (
+        Q(state__in=ACTIVE_STATES, closed_at__isnull=False),
+        "Open but has a closing time",
+    ),
+}
+
+
+def _state_dates_disagree(episodes: QuerySet[Episode]) -> list[Problem]:
+    flags = {key: _flag(condition) for key, (condition, _) in STATE_DATE_RULES.items()}
+    rows = (
+        episodes.annotate(**flags)
+        .filter(_any(flags))
+        .values(*flags, dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
+        .order_by("pk")
+    )
+    return _problems(Invariant.STATE_DATES_DISAGREE, rows, {k: text for k, (_, text) in STATE_DATE_RULES.items()})
+
+
+def integrity_check(*, as_of: datetime, la_code: str | None = None) -> IntegrityReport:
+    """Every case breaking an invariant at ``as_of`` (aware), in the LAs using the service (or
+    the one LA ``la_code``), grouped by invariant."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    chosen = LocalAuthority.objects.filter(uses_service=True)
+    if la_code is not None:
+        chosen = LocalAuthority.objects.filter(dfe_code=la_code)
+    authorities = list(chosen.order_by("pk"))
+    if la_code is not None and not authorities:
+        raise LocalAuthority.DoesNotExist(f"No local authority with the DfE code {la_code}")
+    la_ids = [la.pk for la in authorities]
+    episodes = Episode.objects.filter(local_authority_id__in=la_ids)
+    escalations = open_escalations().filter(local_authority_id__in=la_ids)
+    problems = {
+        Invariant.CLOCK_RUN_OUT: _clocks_run_out(authorities, as_of),
+        Invariant.OWNER_CANNOT_ACT: _owners_cannot_act(escalations, as_of),
+        Invariant.NO_NEXT_ACTION: _no_next_action(episodes),
+        Invariant.SAFEGUARDING_ON_CLOSED: _safeguarding_on_closed(escalations),
+        Invariant.STATE_DATES_DISAGREE: _state_dates_disagree(episodes),
+    }
+    return IntegrityReport(as_of=as_of, problems={k: v for k, v in problems.items() if v})
+
+
+def integrity_report_send(*, as_of: datetime, la_code: str | None = None) -> int:
+    """Run the check and email each LA's heads of service when it finds anything (once per LA per
+    day: the idempotency key). Case references only. Returns how many messages were written."""
+    report = integrity_check(as_of=as_of, la_code=la_code)
+    by_la: dict[int, list[Problem]] = defaultdict(list)
+    for found in report.problems.values():
+        for problem in found:
+            by_la[problem.local_authority_id].append(problem)
+    if not by_la:
+        return 0
+    today = as_of.astimezone(LONDON).date()
+    written = 0
+    with transaction.atomic():
+        for la in LocalAuthority.objects.filter(pk__in=list(by_la)).order_by("dfe_code"):
+            mine = report.for_local_authority(la.pk)
+            payload = {
+                "la_name": la.header_name,
+                "date": today.strftime("%-d %B %Y"),
+                "total": mine.total,
+                "groups": [
+                    {"label": invariant.label, "problems": [f"{p.reference}: {p.detail}" for p in found]}
+                    for invariant, found in mine.groups
+                    if found
+                ],
+            }
+            heads = (
+                User.objects.filter(local_authority=la, groups__name=Role.HEAD_OF_SERVICE.value, is_active=True)
+                .exclude(email="")
+                .order_by("pk")
+            )
+            for head in heads:
+                message_enqueue(
+                    template="emails/integrity",
+                    idempotency_key=f"integrity:{la.dfe_code}:{today.isoformat()}:{head.pk}",
+                    channel=Channel.EMAIL,
+                    recipient_user=head,
+                    local_authority=la,
+                    payload=payload,
+                    as_of=as_of,
+                )
+                written += 1
+    return written
