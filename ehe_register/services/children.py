@@ -5,17 +5,25 @@ Matching runs under an advisory lock on (LA, date of birth), so two intakes abou
 child at the same moment give one child. A known child keeps what the LA holds: an intake only adds
 what was missing (a permanent UPN, an NHS number, a social care status, parents, an address to
 re-check). Likely matches are returned for the caller to store; nothing is merged silently.
+
+Parents and carers are matched within the LA (DESIGN section 3): the same name and a shared phone
+number, email address or current address make the same person, which is how siblings notified
+separately come to share their parents' rows.
 """
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
 from django.db import connection
+from django.db.models import F, Func, Q, Value
 
 from ehe_register.models import Address, AddressKind, Child, ChildPerson, Person, SocialCareStatus
 from ehe_register.services.matching import Sought, child_match, name_key
+from ehe_register.validators import is_temporary_upn, normalise_uk_phone
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,12 @@ def child_identity_lock(la_id: int, date_of_birth: date) -> None:
 
 def child_find_or_create(*, la_id: int, details: ChildDetails) -> ChildFound:
     """The certain match (updated with what it lacked), or a new child with its address and
-    parents plus the likely matches found. Callers hold the identity lock."""
+    parents; with either, the likely matches found for the caller to store. Callers hold the
+    identity lock.
+
+    A new child whose UPN another record of the LA already holds is recorded without it: the UPN
+    stays on the notification, and the likely match tells an officer which record holds it.
+    """
     result = child_match(
         Sought(
             local_authority_id=la_id,
@@ -78,7 +91,8 @@ def child_find_or_create(*, la_id: int, details: ChildDetails) -> ChildFound:
     )
     if result.certain is not None:
         _update_known_child(result.certain, details)
-        return ChildFound(child=result.certain, created=False)
+        return ChildFound(child=result.certain, created=False, likely=result.likely)
+    upn = details.upn if details.upn and not _upn_held(la_id, details.upn) else ""
     child = Child.objects.create(
         local_authority_id=la_id,
         legal_first_name=details.legal_first_name,
@@ -87,7 +101,7 @@ def child_find_or_create(*, la_id: int, details: ChildDetails) -> ChildFound:
         preferred_first_name=details.preferred_first_name,
         date_of_birth=details.date_of_birth,
         sex=details.sex,
-        upn=details.upn,
+        upn=upn,
         nhs_number=details.nhs_number,
         sen_status=details.sen_status,
         social_care_status=details.social_care_status,
@@ -98,9 +112,18 @@ def child_find_or_create(*, la_id: int, details: ChildDetails) -> ChildFound:
     return ChildFound(child=child, created=True, likely=result.likely)
 
 
+def _upn_held(la_id: int, upn: str, *, besides: Child | None = None) -> bool:
+    """Whether another record of the LA (merged-away ones included: they keep their UPN) holds the
+    UPN as its own or a former one. A UPN belongs to one child."""
+    holders = Child.objects.filter(Q(upn=upn) | Q(former_upns__contains=[upn]), local_authority_id=la_id)
+    if besides is not None:
+        holders = holders.exclude(pk=besides.pk)
+    return holders.exists()
+
+
 def _update_known_child(child: Child, details: ChildDetails) -> None:
     changed = []
-    if details.upn and details.upn != child.upn:
+    if _upn_is_news(child, details.upn):
         if child.upn:
             child.former_upns = [child.upn, *child.former_upns]
         child.upn = details.upn
@@ -118,6 +141,16 @@ def _update_known_child(child: Child, details: ChildDetails) -> None:
         child.save(update_fields=[*changed, "updated_at"])
     _record_address(child, details)
     _link_parents(child, details.parents)
+
+
+def _upn_is_news(child: Child, upn: str) -> bool:
+    """A UPN becomes the child's own when the child has none or only a temporary one and the new
+    one is permanent. A UPN the child held before, or one another record holds, never does."""
+    if not upn or upn == child.upn or upn in child.former_upns:
+        return False
+    if child.upn and not (is_temporary_upn(child.upn) and not is_temporary_upn(upn)):
+        return False
+    return not _upn_held(child.local_authority_id, upn, besides=child)
 
 
 def _record_address(child: Child, details: ChildDetails) -> None:
@@ -143,25 +176,122 @@ def _record_address(child: Child, details: ChildDetails) -> None:
 
 
 def _link_parents(child: Child, parents: tuple[ParentDetails, ...]) -> None:
-    """Link each parent or carer unless a person of that name is already linked to the child."""
+    """Link each parent or carer to the child: skipped when a person of that name is already
+    linked to the child; otherwise the LA's existing person of that name who shares a phone
+    number, email address or the child's current address (see :func:`person_match`), or else a
+    new person.
+
+    The people about to be matched are locked by LA and name, so two notifications about siblings
+    arriving at once still give one row per parent.
+    """
+    keys = [(name_key(p.first_name), name_key(p.last_name)) for p in parents]
+    _person_identity_lock(child.local_authority_id, sorted({k for k in keys if all(k)}))
     linked = {
         (name_key(link.person.first_name), name_key(link.person.last_name))
         for link in child.carer_links.select_related("person")
     }
-    for parent in parents:
-        if (name_key(parent.first_name), name_key(parent.last_name)) in linked:
+    current = child.addresses.filter(kind=AddressKind.CURRENT).first()
+    for parent, key in zip(parents, keys, strict=True):
+        if all(key) and key in linked:
             continue
-        person = Person.objects.create(
-            local_authority_id=child.local_authority_id,
-            first_name=parent.first_name,
-            last_name=parent.last_name,
-            emergency_phone=parent.emergency_phone,
-            email=parent.email,
+        person = person_match(
+            la_id=child.local_authority_id,
+            parent=parent,
+            address=current if parent.lives_with_child else None,
+            besides=child,
         )
-        ChildPerson.objects.create(
+        if person is None:
+            person = Person.objects.create(
+                local_authority_id=child.local_authority_id,
+                first_name=parent.first_name,
+                last_name=parent.last_name,
+                emergency_phone=parent.emergency_phone,
+                email=parent.email,
+            )
+        ChildPerson.objects.get_or_create(
             child=child,
             person=person,
-            relationship=parent.relationship,
-            parental_responsibility=parent.parental_responsibility,
-            lives_with_child=parent.lives_with_child,
+            defaults={
+                "relationship": parent.relationship,
+                "parental_responsibility": parent.parental_responsibility,
+                "lives_with_child": parent.lives_with_child,
+            },
         )
+        linked.add(key)
+
+
+def person_match(
+    *, la_id: int, parent: ParentDetails, address: Address | None = None, besides: Child | None = None
+) -> Person | None:
+    """The LA's person who is this parent: the same name (compared by :func:`name_key`, so in any
+    script) and at least one shared contact: a phone number (either of theirs, written any way),
+    an email address (ignoring case) or, for a parent living with the child, the current address
+    (postcode and first line) of a child they live with. A shared name alone is never enough:
+    two families can have a parent of the same name. An empty name key never matches. The oldest
+    such person wins.
+    """
+    first, last = name_key(parent.first_name), name_key(parent.last_name)
+    if not (first and last):
+        return None
+    shared = Q(pk__in=[])
+    phones = _phone_forms(parent.emergency_phone)
+    if phones:
+        shared |= Q(_phone_digits__in=phones) | Q(_other_phone_digits__in=phones)
+    if parent.email.strip():
+        shared |= Q(email__iexact=parent.email.strip())
+    if address is not None:
+        line = _address_line_key(address.line_1)
+        homes = Address.objects.filter(
+            local_authority_id=la_id, kind=AddressKind.CURRENT, postcode__iexact=address.postcode
+        )
+        if besides is not None:
+            homes = homes.exclude(child=besides)
+        children_there = [
+            child_id
+            for child_id, line_1 in homes.values_list("child_id", "line_1")
+            if line and _address_line_key(line_1) == line
+        ]
+        shared |= Q(child_links__child__in=children_there, child_links__lives_with_child=True)
+    people = (
+        Person.objects.filter(local_authority_id=la_id)
+        .annotate(
+            _phone_digits=_digits("emergency_phone"),
+            _other_phone_digits=_digits("other_phone"),
+        )
+        .filter(shared)
+        .distinct()
+        .order_by("pk")
+    )
+    return next((p for p in people if (name_key(p.first_name), name_key(p.last_name)) == (first, last)), None)
+
+
+def _digits(field_name: str) -> Func:
+    return Func(F(field_name), Value(r"[^0-9]"), Value(""), Value("g"), function="regexp_replace")
+
+
+def _phone_forms(value: str) -> list[str]:
+    """The digit strings one UK number is stored as: national, or with the 44 / 0044 prefix."""
+    digits = "".join(c for c in normalise_uk_phone(value or "") if c in "0123456789")
+    if len(digits) < 6:
+        return []
+    if digits.startswith("0"):
+        return [digits, "44" + digits[1:], "0044" + digits[1:], "440" + digits[1:]]
+    return [digits]
+
+
+def _address_line_key(value: str) -> str:
+    """Letters and digits of an address line, case-folded: "12, Meadow Lane" = "12 meadow lane"."""
+    return "".join(c for c in unicodedata.normalize("NFKC", value or "").casefold() if c.isalnum())
+
+
+def _person_identity_lock(la_id: int, keys: list[tuple[str, str]]) -> None:
+    """Serialise intakes that could record the same parent: same LA and name. Single 64-bit keys
+    never meet the (LA, date of birth) child locks, which use the two-key form; sorted, so two
+    intakes naming the same two parents cannot deadlock."""
+    ids = sorted(
+        int.from_bytes(hashlib.blake2b(f"{la_id}:{first}:{last}".encode(), digest_size=8).digest(), "big", signed=True)
+        for first, last in keys
+    )
+    with connection.cursor() as cursor:
+        for lock_id in ids:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])

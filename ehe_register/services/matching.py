@@ -1,15 +1,25 @@
-"""Finding the child a notification is about, without ever merging silently.
+"""Finding the child a notification is about, without ever joining two children silently.
 
-A UPN (current or former) that matches, or the same legal names and date of birth, is a certain
-match. Near misses on the same date of birth (a preferred first name, swapped or hyphenated
-surnames, a similar spelling) are likely matches, stored with their reasons for an officer.
-Twins (same date of birth and address, different first names) are different children.
+Only two things make a certain match (DESIGN section 3, "Matching"):
+
+- the UPN (current or former) agrees, and so do the legal names and the date of birth;
+- the legal names and date of birth agree, and the UPNs do not conflict (two different permanent
+  UPNs belong to two children: a UPN is for life).
+
+Every disagreement between identifiers and names is a likely match, stored with its reasons for an
+officer to resolve: the same UPN with different names or a different date of birth; the same names
+and date of birth with different UPNs; a former name; a swapped name order; a preferred first name;
+a hyphenated surname; a similar spelling. Twins (same date of birth and address, different first
+names) are different children.
+
+Names are compared through :func:`name_key`, in every script. The key is only ever compared, never
+stored or shown: user text is kept as it was typed.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
@@ -19,18 +29,56 @@ from django.db.models import Q
 from ehe_register.models import Child, ChildMerge
 from ehe_register.validators import is_temporary_upn
 
+# Latin letters with a stroke or bar carry no combining mark after NFKD, yet people without the
+# key type the plain letter ("Lukasz" for "Łukasz", "Oyvind" for "Øyvind").
+_LATIN_FOLDS = str.maketrans(
+    {"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t", "\u0131": "i", "æ": "ae", "œ": "oe", "þ": "th"}
+)
+# Marks that are accents or optional vowel points rather than part of a letter: the combining
+# diacritics NFKD splits off Latin, Greek and Cyrillic letters, Arabic harakat (and the hamza
+# carried by alef) and Hebrew points. Marks of other scripts (Devanagari vowel signs, the kana
+# voicing marks) spell a different name, so they are kept.
+_ACCENT_RANGES = (
+    (0x0300, 0x036F),
+    (0x1AB0, 0x1AFF),
+    (0x1DC0, 0x1DFF),
+    (0x20D0, 0x20FF),
+    (0xFE20, 0xFE2F),
+    (0x0591, 0x05C7),
+    (0x064B, 0x065F),
+)
+# Modifier letters typed as apostrophes (U+02BC, U+02BB, U+02B9 ...) and the Arabic tatweel that only stretches a word.
+_NOT_NAME_LETTERS = frozenset("\u02b9\u02bb\u02bc\u02bd\u02be\u02bf\u0640")
+
+
+def _is_accent(character: str) -> bool:
+    code = ord(character)
+    return any(low <= code <= high for low, high in _ACCENT_RANGES)
+
 
 def name_key(value: str) -> str:
-    """Lower case, accents and every non-letter removed: "O'Brien-Zoë" -> "obrienzoe"."""
-    decomposed = unicodedata.normalize("NFKD", value or "")
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[^a-z]", "", plain.lower())
+    """The form in which two spellings of a name are compared: case-folded, accents removed,
+    letters of every script kept, everything else (spaces, hyphens, apostrophes, digits,
+    punctuation) dropped. "O'Brien-Zoë" -> "obrienzoe", "Алёна" -> "алена", "王小明" -> "王小明".
+
+    An empty key (a name of punctuation or digits only) is never a match for anything.
+    """
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", value or "").casefold())
+    kept: list[str] = []
+    for character in folded.translate(_LATIN_FOLDS):
+        category = unicodedata.category(character)
+        letter = category[0] == "L" and character not in _NOT_NAME_LETTERS
+        spelling_mark = category[0] == "M" and bool(kept) and not _is_accent(character)
+        if letter or spelling_mark:
+            kept.append(character)
+    return "".join(kept)
 
 
 def name_parts(value: str) -> set[str]:
-    decomposed = unicodedata.normalize("NFKD", value or "")
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    return {re.sub(r"[^a-z]", "", part) for part in re.split(r"[\s\-]+", plain) if re.sub(r"[^a-z]", "", part)}
+    """The keys of the words of a name, split at spaces and dashes (not apostrophes: "O'Brien" is
+    one word): "Fletcher-Hale" -> {"fletcher", "hale"}."""
+    words = "".join(" " if unicodedata.category(c) == "Pd" else c for c in value or "").split()
+    return {key for key in map(name_key, words) if key}
 
 
 @dataclass(frozen=True)
@@ -48,61 +96,121 @@ class Sought:
 
 @dataclass
 class MatchResult:
+    """``certain`` is the child the intake is about, if any; ``likely`` lists children an officer
+    must compare with it, each with the reasons in plain English. With a certain match, ``likely``
+    holds only children whose UPN disagrees with the names (an identifier conflict to resolve)."""
+
     certain: Child | None = None
     likely: list[tuple[Child, list[str]]] = field(default_factory=list)
 
 
-def _upns_conflict(a: str, b: str) -> bool:
-    """Two permanent UPNs that differ belong to two children (a UPN is for life)."""
-    return bool(a and b and a != b and not is_temporary_upn(a) and not is_temporary_upn(b))
+def _upns_conflict(sought: str, candidate: Child) -> bool:
+    """Two permanent UPNs that differ belong to two children (a UPN is for life). A temporary UPN
+    is replaced by the permanent one, so it conflicts with nothing."""
+    return bool(
+        sought
+        and candidate.upn
+        and sought != candidate.upn
+        and sought not in candidate.former_upns
+        and not is_temporary_upn(sought)
+        and not is_temporary_upn(candidate.upn)
+    )
+
+
+def _upn_agrees(sought: str, candidate: Child) -> bool:
+    return bool(sought) and (sought == candidate.upn or sought in candidate.former_upns)
+
+
+def _merged_in_names(children: Iterable[Child]) -> dict[int, set[tuple[str, str]]]:
+    """For each child, the legal names of the records merged into it (and into those): an EHE
+    manager has confirmed they are the same child, so those names are names of this child."""
+    names: dict[int, set[tuple[str, str]]] = {}
+    owner = {child.pk: child.pk for child in children}
+    frontier = set(owner)
+    while frontier:
+        merges = ChildMerge.objects.filter(kept_child__in=frontier, undone_at__isnull=True).select_related(
+            "duplicate_child"
+        )
+        frontier = set()
+        for merge in merges:
+            duplicate = merge.duplicate_child
+            if duplicate.pk in owner:
+                continue
+            owner[duplicate.pk] = owner[merge.kept_child_id]
+            names.setdefault(owner[duplicate.pk], set()).add(
+                (name_key(duplicate.legal_first_name), name_key(duplicate.legal_last_name))
+            )
+            frontier.add(duplicate.pk)
+    return names
 
 
 def child_match(sought: Sought) -> MatchResult:
+    """Compare the sought child with the LA's children who share its UPN or its date of birth."""
     # A record merged into another is not a child of its own any more (until the merge is undone).
     merged_away = ChildMerge.objects.filter(undone_at__isnull=True).values("duplicate_child")
     in_la = Child.objects.filter(local_authority_id=sought.local_authority_id).exclude(pk__in=merged_away)
+    wanted = Q(date_of_birth=sought.date_of_birth)
     if sought.upn:
-        by_upn = in_la.filter(Q(upn=sought.upn) | Q(former_upns__contains=[sought.upn])).first()
-        if by_upn is not None:
-            return MatchResult(certain=by_upn)
+        wanted |= Q(upn=sought.upn) | Q(former_upns__contains=[sought.upn])
+    candidates = list(in_la.filter(wanted).order_by("pk"))
+    merged_names = _merged_in_names(candidates)
 
     first, last = name_key(sought.legal_first_name), name_key(sought.legal_last_name)
-    preferred = name_key(sought.preferred_first_name)
-    result = MatchResult()
-    for candidate in in_la.filter(date_of_birth=sought.date_of_birth).prefetch_related("addresses"):
-        if _upns_conflict(sought.upn, candidate.upn):
-            continue
-        cand_first, cand_last = name_key(candidate.legal_first_name), name_key(candidate.legal_last_name)
-        cand_preferred = name_key(candidate.preferred_first_name)
-        if first == cand_first and last == cand_last:
-            result.certain = result.certain or candidate
-            continue
-        reasons = _likely_reasons(first, last, preferred, cand_first, cand_last, cand_preferred, sought, candidate)
-        if reasons:
-            result.likely.append((candidate, ["same date of birth", *reasons]))
-    if result.certain is not None:
-        result.likely = []
-    return result
+    names_usable = bool(first and last)
+    certain: list[Child] = []
+    by_upn: list[tuple[Child, list[str]]] = []
+    by_names: list[tuple[Child, list[str]]] = []
+    for candidate in candidates:
+        upn_agrees = _upn_agrees(sought.upn, candidate)
+        upn_conflicts = _upns_conflict(sought.upn, candidate)
+        same_dob = candidate.date_of_birth == sought.date_of_birth
+        known_names = {
+            (name_key(candidate.legal_first_name), name_key(candidate.legal_last_name)),
+            *merged_names.get(candidate.pk, set()),
+        }
+        names_agree = names_usable and (first, last) in known_names
+        if names_agree and same_dob and not upn_conflicts:
+            certain.append(candidate)
+        elif upn_agrees:
+            by_upn.append((candidate, _upn_reasons(names_usable, names_agree, same_dob)))
+        elif names_agree and upn_conflicts:
+            by_names.append((candidate, ["same date of birth", "same names and date of birth, different UPNs"]))
+        elif names_usable and same_dob and not upn_conflicts:
+            reasons = _likely_reasons(first, last, sought, candidate)
+            if reasons:
+                by_names.append((candidate, ["same date of birth", *reasons]))
+
+    if len(certain) == 1:
+        return MatchResult(certain=certain[0], likely=by_upn)
+    # Two records already share these names and date of birth: joining either would be a guess.
+    ambiguous = [(c, ["same date of birth", "same names and date of birth as another record"]) for c in certain]
+    return MatchResult(likely=[*by_upn, *ambiguous, *by_names])
 
 
-def _likely_reasons(
-    first: str,
-    last: str,
-    preferred: str,
-    cand_first: str,
-    cand_last: str,
-    cand_preferred: str,
-    sought: Sought,
-    candidate: Child,
-) -> list[str]:
+def _upn_reasons(names_usable: bool, names_agree: bool, same_dob: bool) -> list[str]:
+    reasons = ["same date of birth"] if same_dob else []
+    if not names_usable:
+        reasons.append("same UPN; the names given cannot be compared")
+    elif not names_agree:
+        reasons.append("same UPN, different names")
+    if not same_dob:
+        reasons.append("same UPN, different date of birth")
+    return reasons
+
+
+def _likely_reasons(first: str, last: str, sought: Sought, candidate: Child) -> list[str]:
+    """Why a child with the same date of birth but different legal names may be the same child."""
+    cand_first, cand_last = name_key(candidate.legal_first_name), name_key(candidate.legal_last_name)
     reasons = []
-    firsts = {first, preferred} - {""}
-    cand_firsts = {cand_first, cand_preferred} - {""}
+    firsts = {first, name_key(sought.preferred_first_name)} - {""}
+    cand_firsts = {cand_first, name_key(candidate.preferred_first_name)} - {""}
     first_agrees = bool(firsts & cand_firsts)
     if first_agrees and last == cand_last:
         reasons.append("same surname; the first name matches a preferred name")
     if first == cand_last and last == cand_first:
         reasons.append("first name and surname swapped")
+    if any(_is_former_name(first, last, former) for former in candidate.former_names or []):
+        reasons.append("the names match a former name")
     if (
         first_agrees
         and last != cand_last
@@ -117,3 +225,14 @@ def _likely_reasons(
     ):
         reasons.append("same surname and a similar first name")
     return reasons
+
+
+def _is_former_name(first: str, last: str, former: object) -> bool:
+    """A former name is stored as written ("Maya Jane Smith"): its first and last words, or the
+    whole of it, against the names given."""
+    if not isinstance(former, str):
+        return False
+    words = [key for key in map(name_key, former.split()) if key]
+    if not words:
+        return False
+    return (words[0], words[-1]) == (first, last) or "".join(words) == first + last

@@ -220,8 +220,13 @@ MATCH_CASES = [
     ("preferred first name", {"preferred_first_name": "Mimi"}, {"legal_first_name": "Mimi"}, "likely"),
     ("similar spelling", {"legal_first_name": "Katherine"}, {"legal_first_name": "Catherine"}, "new"),
     ("similar spelling, same initial", {"legal_first_name": "Jon"}, {"legal_first_name": "John"}, "likely"),
-    ("same UPN, different name", {"upn": "H801200001001"}, {"legal_first_name": "Tom", "upn": "H801200001001"}, "same"),
-    ("different permanent UPNs", {"upn": "H801200001001"}, {"upn": "A801200001002"}, "new"),
+    (
+        "same UPN, different name",
+        {"upn": "H801200001001"},
+        {"legal_first_name": "Tom", "upn": "H801200001001"},
+        "likely",
+    ),
+    ("different permanent UPNs", {"upn": "H801200001001"}, {"upn": "A801200001002"}, "likely"),
     ("different date of birth", {}, {"date_of_birth": date(2014, 5, 18)}, "new"),
 ]
 
@@ -253,12 +258,19 @@ def test_a_temporary_upn_is_replaced_by_the_permanent_one(school: Any, school_us
     child = Child.objects.get(pk=known.pk)
     assert notification.child_id == known.pk
     assert (child.upn, child.former_upns) == ("H801200001001", ["A80120000100A"])
-    # and the old temporary UPN still finds the child
+    # and the old temporary UPN still finds the child, without becoming its UPN again
     again = notification_submit(
-        data=notification_input(school, school_user, legal_first_name="Different", upn="A80120000100A"),
-        as_of=at(2026, 11, 24, 11),
+        data=notification_input(school, school_user, upn="A80120000100A"), as_of=at(2026, 11, 24, 11)
     )
     assert again.child_id == known.pk
+    assert Child.objects.get(pk=known.pk).upn == "H801200001001"
+    # but not with other names: that is for an officer to resolve
+    other = notification_submit(
+        data=notification_input(school, school_user, legal_first_name="Different", upn="A80120000100A"),
+        as_of=at(2026, 11, 24, 12),
+    )
+    assert other.child_id != known.pk
+    assert PossibleMatch.objects.filter(child_id=other.child_id, candidate=known).exists()
 
 
 def test_a_second_notification_for_an_open_case_joins_it(school: Any, school_user: Any, staff: Any) -> None:
