@@ -30,10 +30,10 @@ from ehe_register.services.children import (
     child_find_or_create,
     child_identity_lock,
 )
-from ehe_register.services.intake import notification_submit
 from ehe_register.services.matching import name_key
 from tests.ehe_register.intake_data import notification_input
 from tests.factories import SchoolFactory, make_user
+from workflows.services.submission import notification_submit
 
 LONDON = ZoneInfo("Europe/London")
 DOB = date(2014, 5, 17)
