@@ -56,7 +56,8 @@ def address_failures(request: HttpRequest) -> int:
 
 
 def address_locked(request: HttpRequest) -> bool:
-    return bool(settings.AXES_LOCK_OUT_AT_FAILURE) and address_failures(request) >= settings.EHE_LOCKOUT_ADDRESS_FAILURES
+    limit = settings.EHE_LOCKOUT_ADDRESS_FAILURES
+    return bool(settings.AXES_LOCK_OUT_AT_FAILURE) and address_failures(request) >= limit
 
 
 class UserAtAddressLockoutHandler(AxesDatabaseHandler):
