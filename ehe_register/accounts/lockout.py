@@ -23,6 +23,7 @@ from typing import Any
 
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
@@ -57,7 +58,8 @@ def address_failures(request: HttpRequest) -> int:
 
 def address_locked(request: HttpRequest) -> bool:
     limit = settings.EHE_LOCKOUT_ADDRESS_FAILURES
-    return bool(settings.AXES_LOCK_OUT_AT_FAILURE) and address_failures(request) >= limit
+    # axes fills in its own settings' defaults when it loads (axes.conf), hence getattr.
+    return bool(getattr(settings, "AXES_LOCK_OUT_AT_FAILURE", True)) and address_failures(request) >= limit
 
 
 class UserAtAddressLockoutHandler(AxesDatabaseHandler):
@@ -84,7 +86,7 @@ class UserAtAddressLockoutHandler(AxesDatabaseHandler):
             user_locked_out.send(
                 "axes",
                 request=request,
-                username=credentials.get(settings.AXES_USERNAME_FORM_FIELD),
+                username=get_client_username(request, credentials),
                 ip_address=request.axes_ip_address,  # type: ignore[attr-defined]
             )
 
