@@ -1,5 +1,11 @@
-"""Django admin for administrators: reference data and accounts. Children's records are worked in
-the service itself (where every view is logged); append-only logs are read-only here."""
+"""Django admin for administrators: reference data and accounts only.
+
+Nothing about a child, a family or a case is registered here (``ADMIN_MODELS`` in
+``tests/ehe_register/test_admin.py`` lists what is): the admin writes no AccessLog row and
+checks no local authority, so children's records are seen only in the service itself, where
+every view is scoped and logged. That includes the append-only logs (who viewed which child,
+case transitions) and off-roll notifications.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +15,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
-from ehe_register.models import AccessLog, LocalAuthority, OffRollNotification, School, User
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that change in one way only (the retention service): no add, change or delete here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from ehe_register.models import LocalAuthority, School, User
 
 
 @admin.register(LocalAuthority)
@@ -100,17 +93,3 @@ class EheUserAdmin(UserAdmin):
     ]
     filter_horizontal = ["groups", "user_permissions", "schools"]
     autocomplete_fields = ["local_authority"]
-
-
-@admin.register(AccessLog)
-class AccessLogAdmin(ReadOnlyAdmin):
-    list_display = ["at", "user", "action", "child", "path"]
-    list_filter = ["action", "local_authority"]
-    date_hierarchy = "at"
-
-
-@admin.register(OffRollNotification)
-class OffRollNotificationAdmin(ReadOnlyAdmin):
-    list_display = ["reference", "school", "residence_la", "submitted_at", "routing"]
-    search_fields = ["reference"]
-    exclude = ["snapshot", "legal_first_name", "legal_last_name", "date_of_birth", "upn", "postcode"]

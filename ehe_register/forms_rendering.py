@@ -23,6 +23,8 @@ from django.forms.boundfield import BoundField
 from django.forms.renderers import DjangoTemplates, TemplatesSetting
 from django.template import TemplateDoesNotExist
 
+from ehe_register.forms.fields import ascii_digits
+
 # The GOV.UK class each kind of Django widget's control needs, and the class it adds on error.
 # Keys are Django's ``BoundField.widget_type`` (the widget's class name, lower case, without
 # "Widget" or "Input").
@@ -173,7 +175,7 @@ _MONTH_NAMES = [
 
 def _month_number(text: str) -> int | None:
     """12, "12", "Dec" and "December" are all December; anything else is None."""
-    if _ascii_digits(text):
+    if ascii_digits(text):
         return int(text) if len(text) <= 2 else None
     lowered = text.lower()
     if len(lowered) >= 3:
@@ -181,11 +183,6 @@ def _month_number(text: str) -> int | None:
             if name.startswith(lowered):
                 return number
     return None
-
-
-def _ascii_digits(text: str) -> bool:
-    # str.isdigit() accepts "²" and other digits int() refuses.
-    return text.isascii() and text.isdigit()
 
 
 def _lower_first(label: str) -> str:
@@ -233,7 +230,7 @@ class GovukDateField(forms.MultiValueField):
         if missing:
             raise self._error("incomplete", missing="a " + " and ".join(missing))
         month_number = _month_number(month)
-        if not _ascii_digits(day) or month_number is None or not _ascii_digits(year):
+        if not ascii_digits(day) or month_number is None or not ascii_digits(year):
             raise self._error("invalid")
         if len(year) != 4:
             raise self._error("invalid_year")

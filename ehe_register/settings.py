@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "ehe_register.accounts.middleware.TwoFactorRequiredMiddleware",
+    "ehe_register.accounts.middleware.NoStoreForSignedInUsersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -146,15 +147,21 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-# Lockout (django-axes): by user name, so one office behind one address is not locked out together.
+# Lockout (django-axes): a user name is locked at the address its failures came from, and an
+# address trying many user names is locked at a higher limit (ehe_register/accounts/lockout.py).
 AXES_FAILURE_LIMIT = env.int("EHE_LOCKOUT_FAILURES", default=5)
+EHE_LOCKOUT_ADDRESS_FAILURES = env.int("EHE_LOCKOUT_ADDRESS_FAILURES", default=20)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("EHE_LOCKOUT_MINUTES", default=30))
-AXES_LOCKOUT_PARAMETERS = ["username"]
-# axes.W006 asks for the address as well; counting failures per address would lock a whole council
-# office (one NAT address) out together, and user-name lockout cannot be dodged by rotating cookies.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "ehe_register.accounts.lockout.UserAtAddressLockoutHandler"
+AXES_LOCKOUT_CALLABLE = "ehe_register.accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "ehe_register.accounts.lockout.client_address"
+# How many proxies in front of the service append to X-Forwarded-For (the TLS proxy in production).
+EHE_TRUSTED_PROXIES = env.int(
+    "EHE_TRUSTED_PROXIES", default=1 if PRODUCTION and env.bool("DJANGO_BEHIND_TLS_PROXY", default=True) else 0
+)
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+SILENCED_SYSTEM_CHECKS: list[str] = []
 AXES_VERBOSE = False
 
 # Two-factor authentication for LA staff (django-otp TOTP).

@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from ehe_register.forms.fields import YES, YES_NO, LimitedCharField
+from ehe_register.forms.fields import YES, YES_NO, LimitedCharField, WholeNumberField, ascii_int
 from ehe_register.forms_rendering import GovukDateField, GovukDateWidget
 from ehe_register.models import (
     AbsenceKind,
@@ -58,6 +58,11 @@ def _text(label: str, max_length: int, *, required: bool = True, required_messag
         widget=forms.TextInput(attrs=attrs),
         **kwargs,
     )
+
+
+# A form posted without the versions of the cases the page showed (an old or tampered page).
+STALE_PAGE = "This page is out of date. Reload it, check the cases again, and then try again"
+RELOAD_MESSAGES = {"required": STALE_PAGE, "invalid": STALE_PAGE}
 
 
 def _yes_no(label: str, required_message: str, *, help_text: str = "") -> forms.TypedChoiceField:
@@ -151,15 +156,23 @@ class BulkAssignForm(forms.Form):
         # The ids are checked against the user's own cases by the view, through the selectors.
         self.fields["episodes"].choices = [(v, v) for v in self.data.getlist("episodes")] if self.is_bound else []  # type: ignore[attr-defined]
 
-    def versions(self) -> dict[int, int | None]:
-        """The version of each ticked case as the page showed it (``version_<id>``)."""
-        versions: dict[int, int | None] = {}
-        for value in self.cleaned_data["episodes"]:
-            if not str(value).isdigit():
-                continue
-            raw = self.data.get(f"version_{value}", "")
-            versions[int(value)] = int(raw) if str(raw).isdigit() else None
-        return versions
+    def clean(self) -> dict[str, Any]:
+        """Each ticked case must come with the version the page showed (``version_<id>``): without
+        it the assignment could overwrite a change the manager never saw."""
+        cleaned = super().clean() or {}
+        versions: dict[int, int] = {}
+        for value in cleaned.get("episodes") or []:
+            episode_id = ascii_int(value)
+            version = ascii_int(self.data.get(f"version_{value}", ""))
+            if episode_id is None or version is None:
+                raise forms.ValidationError(STALE_PAGE, code="versions")
+            versions[episode_id] = version
+        cleaned["versions"] = versions
+        return cleaned
+
+    def versions(self) -> dict[int, int]:
+        """The version of each ticked case as the page showed it."""
+        return dict(self.cleaned_data["versions"])
 
 
 class MatchResolveForm(forms.Form):
@@ -182,7 +195,7 @@ class AssignForm(forms.Form):
         required=False,
         empty_label="Nobody: the team queue",
     )
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = WholeNumberField(widget=forms.HiddenInput, error_messages=RELOAD_MESSAGES)
 
     def __init__(self, *args: Any, officers: QuerySet[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -190,7 +203,7 @@ class AssignForm(forms.Form):
 
 
 class SelfAssignForm(forms.Form):
-    version = forms.IntegerField(widget=forms.HiddenInput)
+    version = WholeNumberField(widget=forms.HiddenInput, error_messages=RELOAD_MESSAGES)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -451,14 +464,27 @@ class MergeFindForm(forms.Form):
 
 
 class MergeConfirmForm(forms.Form):
-    """The confirm page's POST: the versions of the cases the manager saw (``id:version,...``)."""
+    """The confirm page's POST: the versions of the cases the manager saw (``id:version,...``).
 
-    versions = forms.CharField(widget=forms.HiddenInput, required=False)
+    The field must be there (empty only when neither record has a case); a case missing from it,
+    or changed since, is refused by ``children_merge``.
+    """
+
+    versions = forms.CharField(widget=forms.HiddenInput, required=False, strip=True)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "versions" not in self.data:
+            raise forms.ValidationError(STALE_PAGE, code="versions")
+        versions: dict[int, int] = {}
+        for pair in filter(None, cleaned.get("versions", "").split(",")):
+            episode_id, _, version = pair.partition(":")
+            parsed_id, parsed_version = ascii_int(episode_id), ascii_int(version)
+            if parsed_id is None or parsed_version is None:
+                raise forms.ValidationError(STALE_PAGE, code="versions")
+            versions[parsed_id] = parsed_version
+        cleaned["expected_versions"] = versions
+        return cleaned
 
     def expected_versions(self) -> dict[int, int]:
-        versions: dict[int, int] = {}
-        for pair in (self.cleaned_data.get("versions") or "").split(","):
-            episode_id, _, version = pair.partition(":")
-            if episode_id.isdigit() and version.isdigit():
-                versions[int(episode_id)] = int(version)
-        return versions
+        return dict(self.cleaned_data["expected_versions"])

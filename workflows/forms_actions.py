@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from ehe_register.forms.fields import WholeNumberField, ascii_digits
 from ehe_register.forms_rendering import GovukDateField
 from ehe_register.models import CheckMethod, CheckOutcome, School
 from ehe_register.validators import validate_postcode, validate_uk_phone
@@ -24,7 +25,7 @@ from workflows.models import S437_NOTICE_DAYS, ActivityKind, ActivityOutcome, Ep
 from workflows.services.casework import ActivityInput, AddressInput
 from workflows.states import ClosureReason
 
-_TIME = re.compile(r"(?P<hour>[01]?\d|2[0-3])[:.](?P<minute>[0-5]\d)")
+_TIME = re.compile(r"(?P<hour>[01]?[0-9]|2[0-3])[:.](?P<minute>[0-5][0-9])")  # 0-9 only, not any script's digits
 TIME_MESSAGE = "Enter a time in the 24-hour clock, like 09:30 or 14:30"
 
 
@@ -78,7 +79,7 @@ def _textarea(rows: int = 4) -> forms.Textarea:
 class ActionForm(forms.Form):
     """The base of every action form: the hidden version of the case as the user saw it."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    version = WholeNumberField(widget=forms.HiddenInput, min_value=1)
 
     def __init__(self, *args: Any, episode: Episode, **kwargs: Any) -> None:
         self.episode = episode
@@ -86,7 +87,8 @@ class ActionForm(forms.Form):
         if not self.is_bound:
             self.initial.setdefault("version", episode.version)
         self.fields["version"].label = "Version of the case"
-        self.fields["version"].error_messages["required"] = "Reload the page and try again"
+        for code in ("required", "invalid", "min_value"):
+            self.fields["version"].error_messages[code] = "Reload the page and try again"
 
     @property
     def today(self) -> date:
@@ -272,7 +274,7 @@ class SchoolRequestForm(ActionForm):
             urn = cleaned.get("other_urn", "").strip()
             if not urn:
                 self.add_error("other_urn", "Enter the school's URN")
-            elif not (urn.isdigit() and len(urn) == 6):
+            elif not (ascii_digits(urn) and len(urn) == 6):
                 self.add_error("other_urn", "A URN is 6 digits, like 125432")
             else:
                 found = School.objects.filter(urn=urn).first()

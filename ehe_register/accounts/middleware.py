@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 
 from ehe_register.roles import LA_ROLES, Role
 
@@ -35,3 +36,21 @@ class TwoFactorRequiredMiddleware:
         ):
             return redirect(f"{reverse('accounts:two_factor')}?next={request.get_full_path()}")
         return self.get_response(request)
+
+
+class NoStoreForSignedInUsersMiddleware:
+    """Every response to a signed-in user says ``Cache-Control: no-store``.
+
+    Pages show children's records; a shared or kiosk browser, or a proxy, must not keep a copy
+    that the back button or the next person could bring up after sign-out.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
+        return response

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from ehe_register.accounts.guards import role_required
+from ehe_register.forms.fields import ascii_int
 from ehe_register.models import SchoolContactRequest
 from ehe_register.roles import Role
 from workflows.forms_actions import SchoolAnswerForm
@@ -49,7 +50,8 @@ def request_status(contact_request: SchoolContactRequest) -> str:
 @require_GET
 def request_list(request: HttpRequest) -> HttpResponse:
     # Waiting requests (no answer yet) sort first: PostgreSQL puts NULLs first in descending order.
-    page = Paginator(requests_to_schools_of(request.user), REQUESTS_PER_PAGE).get_page(request.GET.get("page"))
+    requests = Paginator(requests_to_schools_of(request.user), REQUESTS_PER_PAGE)
+    page = requests.get_page(ascii_int(request.GET.get("page")))
     rows = [{"request": r, "status": request_status(r)} for r in page.object_list]
     several_schools = request.user.schools.count() > 1  # type: ignore[union-attr]
     return render(request, "schools/requests.html", {"page": page, "rows": rows, "several_schools": several_schools})

@@ -26,6 +26,7 @@ from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_http_methods
 
 from ehe_register.accounts.guards import role_required
+from ehe_register.forms.fields import ascii_int
 from ehe_register.forms.portal import NotificationForm
 from ehe_register.models import LocalAuthority, OffRollNotification, RemovalStatus, Routing, School
 from ehe_register.roles import Role
@@ -354,9 +355,8 @@ def confirmation(request: HttpRequest, reference: str) -> HttpResponse:
 @role_required(Role.SCHOOL_USER)
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(notifications_from_schools_of(request.user), NOTIFICATIONS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    notifications = Paginator(notifications_from_schools_of(request.user), NOTIFICATIONS_PER_PAGE)
+    page = notifications.get_page(ascii_int(request.GET.get("page")))
     rows = [{"notification": n, "status": school_status(n)} for n in page.object_list]
     several_schools = request.user.schools.count() > 1  # type: ignore[union-attr]
     return render(request, "schools/list.html", {"page": page, "rows": rows, "several_schools": several_schools})

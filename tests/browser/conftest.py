@@ -63,30 +63,6 @@ def axe_page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def _known_govuk_frontend_issue(rule: str, node: dict[str, Any]) -> bool:
-    """GOV.UK Frontend's conditional reveal puts aria-expanded on the radio that reveals content.
-
-    ARIA 1.2 does not allow it on a radio, and axe says so; GOV.UK keeps it on purpose because
-    screen readers announce it (alphagov/govuk-frontend#979, listed as a known issue). This is the
-    one finding accepted, and only in exactly that form.
-    """
-    return (
-        rule == "aria-allowed-attr"
-        and 'class="govuk-radios__input"' in node["html"]
-        and "aria-controls=" in node["html"]
-        and all("aria-expanded" in line for line in node["failureSummary"].splitlines()[1:])
-    )
-
-
-def _unexpected(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    kept = []
-    for violation in violations:
-        nodes = [node for node in violation["nodes"] if not _known_govuk_frontend_issue(violation["id"], node)]
-        if nodes:
-            kept.append({**violation, "nodes": nodes})
-    return kept
-
-
 def _describe(violations: list[dict[str, Any]]) -> str:
     lines = []
     for violation in violations:
@@ -97,17 +73,15 @@ def _describe(violations: list[dict[str, Any]]) -> str:
 
 @pytest.fixture
 def axe_violations() -> Callable[[Any], str]:
-    """Run axe-core on the page as it is now; return the violations described, or "".
-
-    The one known GOV.UK Frontend finding (see ``_known_govuk_frontend_issue``) is left out.
-    """
+    """Run axe-core on the page as it is now; return the violations described, or "" (none are
+    excused: the radios that reveal answers no longer carry GOV.UK Frontend's aria-expanded)."""
 
     def run(page: Any) -> str:
         page.add_script_tag(path=str(AXE))
         results = page.evaluate(
             "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
         )
-        described = _describe(_unexpected(results["violations"]))
+        described = _describe(results["violations"])
         if described:
             print(f"axe violations on {page.url}:\n{described}")
         return described

@@ -177,3 +177,23 @@ def test_every_portal_page_passes_axe(
 
     send_a_notification(axe_page, live_server.url, user, at=check)
     assert found == {}, "\n".join(f"{name}:\n{violations}" for name, violations in found.items())
+
+
+def test_answers_are_revealed_under_their_radio_without_aria_expanded(
+    page: Any, live_server: Any, la: LocalAuthority
+) -> None:
+    """The safeguarding details show only while "Yes" is chosen; the radio says what it controls
+    (aria-controls) and carries no aria-expanded, which ARIA does not allow on a radio."""
+    sign_in(page, live_server.url, make_user(Role.SCHOOL_USER, la), "/school/notify/")
+    question = "Are there any safeguarding concerns?"
+    yes = page.get_by_role("group", name=question, exact=True).get_by_role("radio", name="Yes", exact=True)
+    details = page.locator("#conditional-id_safeguarding_concerns_0")
+
+    expect(details).to_be_hidden()
+    choose(page, question, "Yes")
+    expect(details).to_be_visible()
+    page.locator("#id_safeguarding_concerns_1").check()  # "No" (the details hold another yes/no)
+    expect(details).to_be_hidden()
+
+    assert yes.get_attribute("aria-controls") == "conditional-id_safeguarding_concerns_0"
+    assert page.locator("input[type=radio][aria-expanded]").count() == 0

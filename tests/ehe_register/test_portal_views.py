@@ -112,9 +112,10 @@ def test_the_form_is_grouped_and_warns_it_is_not_a_referral(client_for: Client, 
     assert escape(f"make your own referral to {la.front_door_name} on {la.front_door_phone}") in html
     assert f"(out of hours {la.front_door_out_of_hours_phone})" in html
     # Conditional reveals: without JavaScript every question is on the page.
-    assert 'data-aria-controls="conditional-id_safeguarding_concerns_0"' in html
+    assert 'data-reveals="conditional-id_safeguarding_concerns_0"' in html
     assert 'id="conditional-id_safeguarding_concerns_0"' in html
-    assert 'data-aria-controls="conditional-id_removal_status_0"' in html
+    assert 'data-reveals="conditional-id_removal_status_0"' in html
+    assert "aria-expanded" not in html
     assert "Which school is this notification from?" not in html
     # The child's LA defaults to the school's.
     assert re.search(rf'<option value="{la.pk}" selected>', html)

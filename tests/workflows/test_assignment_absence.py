@@ -15,6 +15,7 @@ from django.utils import timezone
 from ehe_register.models import Absence, AbsenceKind, LocalAuthority, User
 from ehe_register.roles import Role
 from tests.factories import make_episode, make_user
+from tests.other_digits import OTHER_DIGITS
 from workflows.models import Episode
 from workflows.states import State
 from workflows.views.absences import absence_record
@@ -193,6 +194,53 @@ def test_bulk_assign_is_for_managers_and_their_own_las_cases(
     assert client_for(manager).post(reverse("cases:bulk_assign"), data).status_code == 404
     assert client_for(officer).post(reverse("cases:bulk_assign"), data).status_code == 403
     assert assigned_to(theirs) is None
+
+
+@pytest.mark.parametrize(
+    "versions",
+    [
+        {},  # no version fields at all
+        {"first": ""},
+        {"first": OTHER_DIGITS[0]},
+        {"first": OTHER_DIGITS[3]},
+        {"first": "one"},
+    ],
+    ids=["missing", "empty", "superscript", "full-width", "words"],
+)
+def test_bulk_assign_refuses_cases_without_the_version_seen(
+    la: LocalAuthority, manager: User, officer: User, versions: dict[str, str]
+) -> None:
+    cases = [make_episode(State.ADDRESS_VERIFICATION, la=la) for _ in range(2)]
+    data: dict[str, Any] = {"episodes": [e.pk for e in cases], "officer": officer.pk, "queue": "team"}
+    data[f"version_{cases[1].pk}"] = cases[1].version
+    if "first" in versions:
+        data[f"version_{cases[0].pk}"] = versions["first"]
+
+    response = client_for(manager).post(reverse("cases:bulk_assign"), data, follow=True)
+
+    assert response.status_code == 200
+    assert "This page is out of date. Reload it" in response.content.decode()
+    assert [assigned_to(e) for e in cases] == [None, None]
+
+
+@pytest.mark.parametrize("bad_id", OTHER_DIGITS)
+def test_bulk_assign_refuses_a_case_id_in_other_digits(
+    la: LocalAuthority, manager: User, officer: User, bad_id: str
+) -> None:
+    case = make_episode(State.ADDRESS_VERIFICATION, la=la)
+    data = {"episodes": [bad_id], f"version_{bad_id}": "1", "officer": officer.pk, "queue": "team"}
+    response = client_for(manager).post(reverse("cases:bulk_assign"), data, follow=True)
+    assert response.status_code == 200
+    assert "This page is out of date. Reload it" in response.content.decode()
+    assert assigned_to(case) is None
+
+
+def test_bulk_assign_refuses_a_stale_version(la: LocalAuthority, manager: User, officer: User) -> None:
+    case = make_episode(State.ADDRESS_VERIFICATION, la=la)
+    data = {"episodes": [case.pk], f"version_{case.pk}": case.version + 1, "officer": officer.pk, "queue": "team"}
+    response = client_for(manager).post(reverse("cases:bulk_assign"), data, follow=True)
+    assert "Nothing was assigned. This case was changed by" in response.content.decode()
+    assert assigned_to(case) is None
 
 
 # --- Absences ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ duplicate child records and undoing the merge."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -31,6 +32,7 @@ from ehe_register.roles import Role
 from ehe_register.services.children import ChildDetails
 from ehe_register.services.matching import Sought, child_match
 from tests.factories import AddressFactory, ChildFactory, PersonFactory, make_episode, make_user
+from tests.other_digits import OTHER_DIGITS
 from workflows.models import (
     Activity,
     ActivityKind,
@@ -572,6 +574,59 @@ def test_the_confirm_page_refuses_a_stale_version(manager: User, officer: User, 
     assert response.status_code == 409
     assert "This case was changed by Other Manager" in response.content.decode()
     assert not ChildMerge.objects.exists()
+
+
+def _merge_untouched(pair: dict[str, Any]) -> bool:
+    duplicate_open = Episode.objects.get(pk=pair["duplicate_open"].pk)
+    return not ChildMerge.objects.exists() and duplicate_open.state == State.MONITORING
+
+
+@pytest.mark.parametrize(
+    "posted",
+    [
+        {},  # no versions field at all
+        {"versions": "garbage"},
+        {"versions": f"{OTHER_DIGITS[0]}:1"},
+        {"versions": f"1:{OTHER_DIGITS[1]}"},
+    ],
+    ids=["missing", "malformed", "superscript-id", "arabic-indic-version"],
+)
+def test_the_confirm_page_refuses_a_post_without_the_versions_seen(
+    manager: User, pair: dict[str, Any], posted: dict[str, str]
+) -> None:
+    url = reverse("cases:merge_confirm", kwargs={"keep": pair["kept"].pk, "duplicate": pair["duplicate"].pk})
+    response = client_for(manager).post(url, posted)
+    assert response.status_code == 409
+    assert "This page is out of date. Reload it" in response.content.decode()
+    assert _merge_untouched(pair)
+
+
+def test_the_confirm_page_refuses_versions_that_leave_a_case_out(
+    manager: User, officer: User, pair: dict[str, Any]
+) -> None:
+    """An empty or partial list is what a page loaded before a case was opened would send."""
+    url = reverse("cases:merge_confirm", kwargs={"keep": pair["kept"].pk, "duplicate": pair["duplicate"].pk})
+    client = client_for(manager)
+    seen = client.get(url).content.decode().split('name="versions" value="')[1].split('"')[0]
+    partial = ",".join(p for p in seen.split(",") if not p.startswith(f"{pair['duplicate_open'].pk}:"))
+    for versions in ["", partial]:
+        response = client.post(url, {"versions": versions})
+        assert response.status_code == 409
+        assert re.search(r"This case was changed by .+ at (\d\d:\d\d|an earlier time)", response.content.decode())
+        assert _merge_untouched(pair)
+
+
+def test_the_merge_service_refuses_a_case_missing_from_the_versions(manager: User, pair: dict[str, Any]) -> None:
+    seen = {e.pk: e.version for e in Episode.objects.filter(child__in=[pair["kept"], pair["duplicate"]])}
+    del seen[pair["duplicate_open"].pk]
+    with pytest.raises(StaleVersion):
+        children_merge(
+            keep_child_id=pair["kept"].pk,
+            duplicate_child_id=pair["duplicate"].pk,
+            actor=manager,
+            expected_versions=seen,
+        )
+    assert _merge_untouched(pair)
 
 
 def test_merge_from_a_case_page_and_back_to_undo(manager: User, pair: dict[str, Any]) -> None:

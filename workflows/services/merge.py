@@ -83,14 +83,15 @@ def children_merge(
     """Merge the duplicate child record into the kept one, in one transaction.
 
     ``expected_versions`` maps episode ids to the versions the manager saw on the confirm page; a
-    case changed since is refused with ``StaleVersion``. The duplicate's open case is closed by
+    case changed since, or one missing from it (opened after the page was loaded, or a page that
+    sent no versions), is refused with ``StaleVersion``. ``None`` (no page behind the call: tests
+    and scripts) checks nothing. The duplicate's open case is closed by
     ``merge_close`` into the kept child's open case (refused while it has an open safeguarding
     escalation), or, when the kept child has no open case, moved over as it is.
     """
     as_of = as_of or timezone.now()
     if keep_child_id == duplicate_child_id:
         raise ValidationError("Choose two different child records")
-    expected_versions = expected_versions or {}
     with transaction.atomic():
         children = _lock_children(keep_child_id, duplicate_child_id)
         kept, duplicate = children[keep_child_id], children[duplicate_child_id]
@@ -103,8 +104,9 @@ def children_merge(
         if merged_away:
             raise ValidationError("One of these records has already been merged into another. Undo that merge first")
 
+        # Versions start at 1, so a case the manager was not shown always counts as changed.
         episodes = [
-            episode_lock(episode_id, expected_versions.get(episode_id))
+            episode_lock(episode_id, None if expected_versions is None else expected_versions.get(episode_id, 0))
             for episode_id in Episode.objects.filter(child__in=[kept.pk, duplicate.pk])
             .order_by("pk")
             .values_list("pk", flat=True)

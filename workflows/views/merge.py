@@ -140,7 +140,7 @@ def merge_confirm(request: HttpRequest, keep: int, duplicate: int) -> HttpRespon
     if keep == duplicate:
         raise Http404("Choose two different records")
     kept, dup = _children_with_records(user, keep, duplicate)
-    form = MergeConfirmForm(request.POST or None)
+    form = MergeConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             merge = children_merge(

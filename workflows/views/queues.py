@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from ehe_register.accounts.guards import role_required
+from ehe_register.forms.fields import ascii_int
 from ehe_register.roles import Role
 from workflows.forms import BulkAssignForm, MatchResolveForm, QueueFilterForm
 from workflows.models import Episode
@@ -112,7 +113,7 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
     today = timezone.localdate(now)
     context: dict[str, Any] = {"queue": queue, "tabs": _tabs(user, queue, today, now), "today": today}
     if slug == MATCHES:
-        matches = Paginator(open_matches_for(user), PER_PAGE).get_page(request.GET.get("page"))
+        matches = Paginator(open_matches_for(user), PER_PAGE).get_page(ascii_int(request.GET.get("page")))
         may_resolve = user.has_role(Role.EHE_OFFICER, Role.EHE_MANAGER)  # type: ignore[union-attr]
         context.update(page=matches, matches=matches.object_list, may_resolve=may_resolve)
         return render(request, "officers/queue_matches.html", context)
@@ -122,7 +123,7 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
     episodes = episodes_filter(
         queue_episodes(slug, user, today=today, now=now), user, form.filters(), today=today, now=now
     )
-    page = Paginator(episodes, PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(episodes, PER_PAGE).get_page(ascii_int(request.GET.get("page")))
     may_bulk_assign = user.has_role(Role.EHE_MANAGER)  # type: ignore[union-attr]
     context.update(
         form=form,

@@ -1,4 +1,5 @@
 // Progressive enhancement only: every page works without this script.
+import { initConditionalReveals } from "./conditional-reveal.mjs";
 import { initAll } from "./govuk-frontend.min.js";
 
 // GOV.UK Frontend's page template sets these classes with an inline script, which our Content
@@ -7,3 +8,4 @@ import { initAll } from "./govuk-frontend.min.js";
 document.body.classList.add("js-enabled", "govuk-frontend-supported");
 
 initAll();
+initConditionalReveals();
