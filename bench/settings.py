@@ -6,7 +6,7 @@
 - ``DEBUG`` is off, as in production: Django's debug cursor keeps every query in memory and would
   distort both timings and peak memory.
 - The school submission rate limit (``EHE_NOTIFICATIONS_PER_HOUR``, read by
-  ``ehe_register.services.intake._check_rate``) is switched off: four clients sending for 30
+  ``workflows.services.submission._check_rate``) is switched off: four clients sending for 30
   seconds would otherwise be refused after 30 notifications an hour. The report says so.
 """
 

@@ -10,8 +10,8 @@ import pytest
 from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
-from ehe_register.services.demo_data import demo_seed
 
+from ehe_register.demo_data import demo_seed
 from ehe_register.models import AccessAction, Child, OffRollNotification, Person
 from ehe_register.roles import Role
 from ehe_register.services.access import access_log_record
