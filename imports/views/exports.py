@@ -122,6 +122,8 @@ def dfe_return(request: HttpRequest) -> HttpResponse:
         "census_day": counts_day(census.census_date),
         "period_label": f"{counts_day(period.starts)} to {counts_day(period.ends)}",
         "census_rows": census_rows(la, census),
+        # A list, not the Counter: a template looks ``items`` up as a key first, and a Counter has every key.
+        "starts_by_school_type": sorted(period.starts_by_school_type.items()),
         "collection_url": f"?{query}&download=collection",
         "census_url": f"?{query}&download=census",
     }
