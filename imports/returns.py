@@ -40,7 +40,7 @@ from workflows.models import Episode, TransitionLog
 from workflows.states import ClosureReason, State
 
 NOT_EHE_YET = frozenset({State.AWAITING_CONSENT, State.NOTIFIED})
-SEX_BREAKDOWN = {Sex.FEMALE: "Female", Sex.MALE: "Male", Sex.NOT_KNOWN: "Sex unknown"}
+SEX_BREAKDOWN: dict[str, str] = {Sex.FEMALE: "Female", Sex.MALE: "Male", Sex.NOT_KNOWN: "Sex unknown"}
 NO_SCHOOL = "No previous school known"
 REGIONS = {
     "E12000001": "North East",
@@ -99,8 +99,14 @@ def _end_of(day: date) -> datetime:
 
 
 def state_on(census_date: date) -> Any:
-    """The state a case was in at the end of ``census_date``: the last transition up to then."""
-    last = TransitionLog.objects.filter(episode=OuterRef("pk"), at__lt=_end_of(census_date)).order_by("-at", "-id")
+    """The state a case was in on ``census_date``: where the last transition up to the end of that
+    day took it, leaving out a closure (a case closed on the census date was open that day; one
+    closed before it is left out by its closing date)."""
+    last = (
+        TransitionLog.objects.filter(episode=OuterRef("pk"), at__lt=_end_of(census_date))
+        .exclude(to_state=State.CLOSED)
+        .order_by("-at", "-id")
+    )
     return Subquery(last.values("to_state")[:1])
 
 

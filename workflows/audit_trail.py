@@ -108,7 +108,6 @@ def history_subject(user: Any, kind: str, pk: int) -> HistorySubject:
     la_id = _reader_la(user)
     if la_id is None or kind not in KINDS:
         raise Http404
-    obj: models.Model
     if kind == "child":
         child = children_for(user).filter(pk=pk).first()
         if child is None:
@@ -127,10 +126,10 @@ def history_subject(user: Any, kind: str, pk: int) -> HistorySubject:
         return HistorySubject(
             kind, f"Address of {address.child.full_name}", address, [address.child_id], [address.child]
         )
-    obj = episodes_for(user).filter(pk=pk).first()
-    if obj is None:
+    episode = episodes_for(user).filter(pk=pk).first()
+    if episode is None:
         raise Http404
-    return HistorySubject(kind, f"Case {obj.reference}", obj, [obj.child_id], [obj.child])
+    return HistorySubject(kind, f"Case {episode.reference}", episode, [episode.child_id], [episode.child])
 
 
 def related_records(subject: HistorySubject) -> list[dict[str, Any]]:

@@ -69,11 +69,13 @@ def access_log(request: HttpRequest) -> HttpResponse:
         )
     child_id = filters.get("child_id")
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
+    # Read the page before writing this read's own row, so that the row is not on the page it logs.
+    page.object_list = list(page.object_list)
     # Reading the log is itself logged: against the child when the reader looked one up.
     access_log_record_export(
         user=user,
         local_authority_id=user.local_authority_id,
-        child_ids=[child_id] if child_id and any(r.child_id == child_id for r in page) else [],
+        child_ids=[child_id] if child_id and any(r.child_id == child_id for r in page.object_list) else [],
         action=AccessAction.VIEW,
         path=request.get_full_path(),
     )
