@@ -492,7 +492,7 @@ def _episodes(cursor: Any, p: dict[str, Any], each_child: str) -> None:
     """Current episodes (every state), earlier closed ones, their logs, activities, checks and escalations."""
     episode_base = _base(cursor, "workflows_episode")
     p.update(eb=episode_base)
-    reasons = [str(code) for code in ReasonCode.values]
+    reasons = list(ReasonCode.objects.order_by("order", "code").values_list("code", flat=True))
     # A working table of the episodes to write: one current per child, and for one child in eight
     # an earlier, closed one. e: episode id; st: its state; k: the row number hashed for values.
     cursor.execute(

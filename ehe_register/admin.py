@@ -15,7 +15,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
-from ehe_register.models import LocalAuthority, School, User
+from ehe_register.models import LocalAuthority, ReasonCode, School, User
 
 
 @admin.register(LocalAuthority)
@@ -66,10 +66,29 @@ class LocalAuthorityAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Quality audit", {"fields": ["audit_sample_size"]}),
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # LAs come from the DfE list (manage.py load_reference_data)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(admin.ModelAdmin):
+    """The DfE's reasons for home education: add the DfE's new codes here, retire old ones with
+    ``active`` (never delete: notifications and cases keep the code they were given)."""
+
+    list_display = ["label", "code", "dfe_category", "order", "active"]
+    list_editable = ["order", "active"]
+    list_filter = ["active"]
+    search_fields = ["code", "label"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A stored code never changes, or records that carry it would lose their reason.
+        return ["code"] if obj is not None else []
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
 from ehe_register.views import core
+from imports.urls import auditor_patterns, export_patterns
 
 
 def _admin_sign_in(request: HttpRequest, extra_context: object = None) -> HttpResponse:
@@ -26,5 +27,8 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("school/", include("ehe_register.urls_schools")),
     path("cases/", include("workflows.urls")),
+    path("audit/", include("workflows.urls_audit")),
+    path("auditor/", include(auditor_patterns)),
+    path("exports/", include(export_patterns)),
     path("admin/", admin.site.urls),
 ]

@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from ehe_register.models import LocalAuthority
+from ehe_register.models import LocalAuthority, ReasonCode
+from ehe_register.services.reference_data import reason_codes_load
 from tests.factories import LocalAuthorityFactory
 
 
@@ -27,3 +28,21 @@ def test_settings(settings: Any) -> None:
     hand-off switch it back on; the outbox rows are what the other tests assert)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EHE_MESSAGE_PUSH = False
+
+
+@pytest.fixture(autouse=True)
+def reason_codes(request: pytest.FixtureRequest) -> None:
+    """The DfE reasons for home education, for every test that uses the database.
+
+    A migration loads them, but a transactional test's flush empties the table for the tests
+    after it (as it does the role groups), and forms offer only the rows in the table.
+    """
+    names = request.fixturenames
+    if "transactional_db" in names or "live_server" in names:
+        request.getfixturevalue("transactional_db")
+    elif "db" in names:
+        request.getfixturevalue("db")
+    elif request.node.get_closest_marker("django_db") is None:
+        return
+    if not ReasonCode.objects.exists():
+        reason_codes_load()

@@ -33,6 +33,7 @@ from tests.access_matrix import (
     url_names,
 )
 from tests.factories import make_episode, make_user
+from workflows.models import AuditAction, AuditCase, AuditSample
 from workflows.states import State
 
 LA_STAFF = [
@@ -47,6 +48,11 @@ LA_STAFF = [
 OTHER_SCHOOL = "other_school_user"
 EVERYONE = [ANONYMOUS, *[r.value for r in Role], OTHER_LA, OTHER_SCHOOL]
 SIGNED_IN = [p for p in EVERYONE if p != ANONYMOUS]
+
+
+# The oversight pages' readers.
+READERS_OK = {"ehe_manager": OK, "head_of_service": OK, "auditor": OK}
+READERS_METHOD = {"ehe_manager": METHOD, "head_of_service": METHOD, "auditor": METHOD}
 
 
 def expect(default: str, **overrides: str) -> dict[str, str]:
@@ -121,6 +127,24 @@ EXPECTED: dict[str, dict[str, str]] = {
     # In-app notifications: everyone with an LA role or a school sees their own (never anyone else's).
     "notifications:list": expect(OK, anonymous=LOGIN, administrator=FORBIDDEN),
     "notifications:mark_read": expect(METHOD, anonymous=LOGIN, administrator=FORBIDDEN),
+    # --- oversight: quality audit (EHE managers act; heads of service and auditors read) ---
+    "audit:index": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
+    "audit:results": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
+    "audit:sample": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
+    "audit:case": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
+    "audit:draw": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=METHOD),
+    "audit:action_new": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=METHOD),
+    # An action's owner may be any member of the LA's staff: every LA role may post "done".
+    "audit:action_done": expect(
+        FORBIDDEN, anonymous=LOGIN, other_la_officer=METHOD, **{r.value: METHOD for r in LA_STAFF}
+    ),
+    # --- the auditor's views and exports: auditors, EHE managers and heads of service ---
+    "auditor:access_log": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
+    "auditor:history": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
+    "exports:index": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
+    "exports:register": expect(FORBIDDEN, anonymous=LOGIN, **READERS_METHOD),
+    "exports:transitions": expect(FORBIDDEN, anonymous=LOGIN, **READERS_METHOD),
+    "exports:dfe_return": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
 }
 
 
@@ -160,6 +184,7 @@ def url_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Call
         "schools:confirmation": lambda: reference,
         **_casework_kwargs(principals, la),
         **_actions_kwargs(principals, la),
+        **_oversight_kwargs(principals, la),
     }
 
 
@@ -204,6 +229,37 @@ def _actions_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str,
         "cases:school_request_new": lambda: case,
         "cases:transition": lambda: {**case, "name": "close"},
         "schools:request_answer": lambda: {"pk": request.pk},
+    }
+
+
+def _oversight_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Callable[[], dict[str, Any]]]:
+    """An audit sample of ``la`` with one case and one action, and a child whose history to read."""
+    episode = make_episode(State.MONITORING, la=la)
+    manager = principals[Role.EHE_MANAGER.value]
+    sample = AuditSample.objects.create(
+        local_authority=la,
+        month=timezone.localdate().replace(day=1),
+        seed=7,
+        size_per_officer=2,
+        drawn_by=manager,
+        drawn_at=timezone.now(),
+    )
+    audit_case = AuditCase.objects.create(sample=sample, episode=episode, officer=principals[Role.EHE_OFFICER.value])
+    action = AuditAction.objects.create(
+        audit_case=audit_case,
+        local_authority=la,
+        description="Record the visit",
+        owner=manager,
+        due_on=timezone.localdate(),
+        created_by=manager,
+        created_at=timezone.now(),
+    )
+    return {
+        "audit:sample": lambda: {"pk": sample.pk},
+        "audit:case": lambda: {"pk": audit_case.pk},
+        "audit:action_new": lambda: {"pk": audit_case.pk},
+        "audit:action_done": lambda: {"pk": action.pk},
+        "auditor:history": lambda: {"kind": "child", "pk": episode.child_id},
     }
 
 

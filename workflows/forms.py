@@ -16,7 +16,6 @@ from ehe_register.forms.fields import YES, YES_NO, LimitedCharField, WholeNumber
 from ehe_register.forms_rendering import GovukDateField, GovukDateWidget
 from ehe_register.models import (
     AbsenceKind,
-    ReasonCode,
     Relationship,
     School,
     SenStatus,
@@ -24,6 +23,7 @@ from ehe_register.models import (
     SocialCareStatus,
     User,
 )
+from ehe_register.models.reference import reason_code_choices
 from ehe_register.services.children import ChildDetails, ParentDetails
 from ehe_register.validators import validate_nhs_number, validate_postcode, validate_uk_phone, validate_upn
 from workflows.overdue import OverdueKind
@@ -256,6 +256,11 @@ class AbsenceForm(forms.Form):
 # New case
 
 
+def _reason_choices() -> list[tuple[str, str]]:
+    # Read when the form is built: an administrator may add the DfE's new reasons at any time.
+    return [("", "Not known yet"), *reason_code_choices()]
+
+
 class NewCaseForm(forms.Form):
     """A case opened from a parent's own notice, another agency, or the officer's knowledge."""
 
@@ -365,7 +370,7 @@ class NewCaseForm(forms.Form):
     reason_code = forms.ChoiceField(
         label="Reason the parent gave for home education (optional)",
         required=False,
-        choices=[("", "Not known yet"), *ReasonCode.choices],
+        choices=_reason_choices,
     )
     assign_to_me = forms.BooleanField(label="Assign this case to me", required=False)
 

@@ -566,3 +566,33 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"Review due {self.due_on}"
+
+
+# The quality audit's models live in their own module; importing them here registers them with
+# the workflows app (and keeps their migrations in workflows/migrations).
+from workflows.models_audit import (  # noqa: E402
+    AuditAction,
+    AuditCase,
+    AuditFinding,
+    AuditItem,
+    AuditResult,
+    AuditSample,
+)
+
+__all__ = [
+    "Activity",
+    "ActivityKind",
+    "ActivityOutcome",
+    "AuditAction",
+    "AuditCase",
+    "AuditFinding",
+    "AuditItem",
+    "AuditResult",
+    "AuditSample",
+    "Episode",
+    "Escalation",
+    "EscalationEvent",
+    "Review",
+    "ReviewOutcome",
+    "TransitionLog",
+]

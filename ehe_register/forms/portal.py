@@ -24,7 +24,6 @@ from ehe_register.forms.fields import YES, YES_NO, LimitedCharField, LimitedEmai
 from ehe_register.forms_rendering import GovukDateField, GovukDateWidget
 from ehe_register.models import (
     LocalAuthority,
-    ReasonCode,
     Relationship,
     RemovalStatus,
     School,
@@ -33,6 +32,7 @@ from ehe_register.models import (
     SocialCareStatus,
     User,
 )
+from ehe_register.models.reference import reason_code_choices
 from ehe_register.services.children import ParentDetails
 from ehe_register.validators import (
     PHONE_MESSAGE,
@@ -139,6 +139,11 @@ def _yes_no(label: str, required_message: str, *, required: bool = True, help_te
         widget=forms.RadioSelect,
         error_messages={"required": required_message, "invalid_choice": required_message},
     )
+
+
+def _reason_choices() -> list[tuple[str, str]]:
+    # Read when the form is built: an administrator may add the DfE's new reasons at any time.
+    return [("", "Choose a reason"), *reason_code_choices()]
 
 
 def _choice(
@@ -309,7 +314,7 @@ class NotificationForm(forms.Form):
     )
     reason_code = _choice(
         "What reason did the parent give?",
-        [("", "Choose a reason"), *ReasonCode.choices],
+        _reason_choices,
         "Select the reason the parent gave",
         widget=forms.Select,
     )

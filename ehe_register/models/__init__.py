@@ -17,7 +17,8 @@ from ehe_register.models.children import (
 from ehe_register.models.logs import Absence, AbsenceKind, AccessAction, AccessLog
 from ehe_register.models.matching import MatchStatus, PossibleMatch, ReferenceSequence
 from ehe_register.models.merges import ChildMerge
-from ehe_register.models.offroll import OffRollNotification, ReasonCode, RemovalStatus, Routing
+from ehe_register.models.offroll import OffRollNotification, RemovalStatus, Routing
+from ehe_register.models.reference import ReasonCode
 from ehe_register.models.requests import SchoolContactRequest
 from ehe_register.models.schools import School
 

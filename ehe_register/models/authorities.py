@@ -66,7 +66,16 @@ class LocalAuthority(models.Model):
     home_check_duty_commenced = models.BooleanField("home check within the first contact period", default=False)
 
     retention_until_birthday = models.PositiveSmallIntegerField("keep records until the child's birthday", default=25)
-    school_age_population = models.PositiveIntegerField(blank=True, null=True)
+    school_age_population = models.PositiveIntegerField(
+        blank=True,
+        null=True,
+        help_text="Children of compulsory school age living in the LA, for rates in the DfE return. Blank if unknown.",
+    )
+    audit_sample_size = models.PositiveSmallIntegerField(
+        "cases sampled per officer per month for quality audit",
+        default=2,
+        help_text="How many of each officer's cases a monthly quality-audit sample draws.",
+    )
 
     class Meta:
         verbose_name = "local authority"

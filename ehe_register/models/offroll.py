@@ -11,27 +11,6 @@ from django.conf import settings
 from django.db import models
 
 
-class ReasonCode(models.TextChoices):
-    """DfE termly EHE census reasons for home education."""
-
-    PHILOSOPHICAL = "philosophical", "Philosophical or preferential"
-    LIFESTYLE = "lifestyle", "Lifestyle choice"
-    RELIGIOUS = "religious", "Religious reasons"
-    MENTAL_HEALTH = "mental_health", "Mental health"
-    PHYSICAL_HEALTH = "physical_health", "Physical health"
-    COVID = "covid", "Health concerns related to COVID-19"
-    DISSATISFIED_GENERAL = "dissatisfied_general", "Dissatisfaction with school: general"
-    DISSATISFIED_SEND = "dissatisfied_send", "Dissatisfaction with school: SEND"
-    DISSATISFIED_BULLYING = "dissatisfied_bullying", "Dissatisfaction with school: bullying"
-    NO_PREFERENCE = "no_preference", "Did not get school preference"
-    PERMANENT_EXCLUSION = "permanent_exclusion", "Permanent exclusion"
-    RISK_OF_EXCLUSION = "risk_of_exclusion", "Risk of school exclusion"
-    OFF_ROLLING = "off_rolling", "Suggestion or pressure from school (off-rolling)"
-    OTHER = "other", "Other"
-    NO_REASON_GIVEN = "no_reason_given", "Parent did not provide a reason"
-    UNKNOWN = "unknown", "Unknown to the LA"
-
-
 class RemovalStatus(models.TextChoices):
     REMOVED = "removed", "The pupil has been removed from the admission register"
     WAITING = "waiting", "The school is waiting for the local authority's decision"
@@ -67,7 +46,9 @@ class OffRollNotification(models.Model):
     notice_received_on = models.DateField()
     removed_from_roll_on = models.DateField(blank=True, null=True)
     removal_status = models.CharField(max_length=10, choices=RemovalStatus.choices)
-    reason_code = models.CharField(max_length=30, choices=ReasonCode.choices)
+    # A code of the ReasonCode reference data (kept as its string, so that codes the DfE retires
+    # still read back on old notifications).
+    reason_code = models.CharField(max_length=30)
     safeguarding_concerns = models.BooleanField()
     outside_school_age = models.BooleanField(default=False)
 

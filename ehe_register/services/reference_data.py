@@ -1,4 +1,5 @@
-"""Reference data that is not about children: local authorities (and, later, schools from GIAS)."""
+"""Reference data that is not about children: local authorities, the DfE reasons for home education
+(and, later, schools from GIAS)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from ehe_register.models import LocalAuthority
+from ehe_register.models import LocalAuthority, ReasonCode
 
 LAS_CSV = Path(__file__).resolve().parent.parent.parent / "fixtures" / "las.csv"
 _THREE_DIGITS = re.compile(r"\d{3}")
@@ -54,6 +55,62 @@ def local_authorities_load(path: Path = LAS_CSV) -> tuple[int, int]:
         _, was_created = LocalAuthority.objects.update_or_create(
             ons_code=row.ons_code, defaults={"dfe_code": row.dfe_code, "name": row.name}
         )
+        created += was_created
+        updated += not was_created
+    return created, updated
+
+
+REASON_CODES_CSV = LAS_CSV.parent / "reason_codes.csv"
+_CODE = re.compile(r"[a-z0-9_]{1,30}")
+
+
+@dataclass(frozen=True)
+class ReasonCodeRow:
+    code: str
+    label: str
+    dfe_category: str
+    order: int
+    active: bool
+
+
+def reason_code_rows(path: Path = REASON_CODES_CSV) -> list[ReasonCodeRow]:
+    """The DfE reasons in ``fixtures/reason_codes.csv``; a malformed row stops the load with its line."""
+    rows = []
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for line, record in enumerate(csv.DictReader(handle), start=2):
+            code = (record.get("code") or "").strip()
+            label = (record.get("label") or "").strip()
+            if not _CODE.fullmatch(code) or not label:
+                raise ValueError(f"{path.name} line {line}: a code (a-z, 0-9, _) and a label are required")
+            order = (record.get("order") or "0").strip()
+            rows.append(
+                ReasonCodeRow(
+                    code=code,
+                    label=label,
+                    dfe_category=(record.get("dfe_category") or "").strip(),
+                    order=int(order) if order.isdigit() else 0,
+                    active=(record.get("active") or "true").strip().lower() not in ("false", "no", "0"),
+                )
+            )
+    return rows
+
+
+@transaction.atomic
+def reason_codes_load(path: Path = REASON_CODES_CSV) -> tuple[int, int]:
+    """Create the file's reasons and refresh their wording and order. Returns (created, updated).
+
+    Whether an existing reason is offered (``active``) is the administrator's choice and survives a
+    reload; reasons an administrator added that are not in the file are left alone.
+    """
+    created = updated = 0
+    for row in reason_code_rows(path):
+        reason, was_created = ReasonCode.objects.get_or_create(
+            code=row.code,
+            defaults={"label": row.label, "dfe_category": row.dfe_category, "order": row.order, "active": row.active},
+        )
+        if not was_created:
+            reason.label, reason.dfe_category, reason.order = row.label, row.dfe_category, row.order
+            reason.save(update_fields=["label", "dfe_category", "order"])
         created += was_created
         updated += not was_created
     return created, updated
