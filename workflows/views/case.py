@@ -43,16 +43,20 @@ from notifications.delivery import message_subject
 from notifications.models import Message
 from workflows.escalation_rules import RULES
 from workflows.forms import AssignForm, SelfAssignForm
-from workflows.models import Activity, Episode, Escalation, EscalationEvent, TransitionLog
+from workflows.models import Activity, Concern, Episode, Escalation, EscalationEvent, TransitionLog
 from workflows.selectors import episode_for, episodes_for, officers_of
 from workflows.services.casework import episode_assign
 from workflows.services.transitions import StaleVersion
 from workflows.services.verification import contacts_status
 from workflows.states import State
+from workflows.views.escalations import escalation_panel
 
 CASE_ROLES = tuple(sorted(LA_ROLES))
 HISTORY_ROLES = frozenset({Role.EHE_MANAGER, Role.AUDITOR})
 HISTORY_LIMIT = 100
+CONCERN_RAISERS = frozenset(
+    {Role.EHE_OFFICER, Role.EHE_MANAGER, Role.CSPA_DUTY_WORKER, Role.CSPA_MANAGER, Role.HEAD_OF_SERVICE}
+)
 
 # How each transition reads on its button. A transition missing here still gets a button.
 TRANSITION_LABELS = {
@@ -83,6 +87,7 @@ ESCALATION_EVENT_TITLES = {
     "decided": "Escalation decided",
     "resolved": "Escalation resolved",
     "noted": "Concern recorded",
+    "concern_added": "Further concern added",
     "reassigned": "Escalation reassigned",
 }
 
@@ -280,8 +285,10 @@ def _field_history(episode: Episode) -> list[dict[str, Any]]:
 def _transition_buttons(request: HttpRequest, episode: Episode) -> list[dict[str, str]]:
     """The transitions the user may make now, straight from the machine (django-fsm)."""
     available = episode.get_available_user_state_transitions(request.user)  # type: ignore[attr-defined]
+    # A concern has its own page and link (it can be raised in safeguarding review too).
     names = sorted(
-        {t.name for t in available}, key=lambda n: list(TRANSITION_LABELS).index(n) if n in TRANSITION_LABELS else 99
+        {t.name for t in available if t.name != "concern_raised"},
+        key=lambda n: list(TRANSITION_LABELS).index(n) if n in TRANSITION_LABELS else 99,
     )
     return [
         {
@@ -346,9 +353,14 @@ def _case_context(
         "merges": _merges(episode),
         "may_merge": is_manager,
         "open_escalations": [
-            {"escalation": e, "summary": RULES[e.rule].summary if e.rule in RULES else e.rule}
-            for e in episode.escalations.filter(resolved_at__isnull=True).order_by("raised_at")
+            escalation_panel(user, e, timezone.now())
+            for e in episode.escalations.filter(resolved_at__isnull=True)
+            .exclude(rule__in=[name for name, rule in RULES.items() if rule.notify_only])
+            .select_related("episode", "acknowledged_by", "owner_user")
+            .order_by("raised_at")
         ],
+        "concerns": list(Concern.objects.filter(episode=episode).select_related("author").order_by("-raised_at")),
+        "may_raise_concern": episode.is_active and bool(user.roles & CONCERN_RAISERS),
     }
 
 
