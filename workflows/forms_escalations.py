@@ -25,7 +25,8 @@ class AcknowledgeForm(forms.Form):
     )
 
     def __init__(self, *args: Any, escalation: Escalation, **kwargs: Any) -> None:
-        super().__init__(*args, prefix=escalation_prefix(escalation), **kwargs)
+        kwargs["prefix"] = escalation_prefix(escalation)
+        super().__init__(*args, **kwargs)
         self.escalation = escalation
         self.fields["note"].error_messages["required"] = "Say what you are doing about it"
 
@@ -38,7 +39,8 @@ class _DecisionForm(forms.Form):
     seen_acknowledged = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args: Any, escalation: Escalation, **kwargs: Any) -> None:
-        super().__init__(*args, prefix=escalation_prefix(escalation), **kwargs)
+        kwargs["prefix"] = escalation_prefix(escalation)
+        super().__init__(*args, **kwargs)
         self.escalation = escalation
         if not self.is_bound:
             self.initial.setdefault("version", escalation.episode.version)
