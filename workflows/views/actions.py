@@ -306,7 +306,7 @@ def _concern(episode: Episode, user: User, form: Any) -> Episode:
 
 
 CONCERN_ROLES = (*CASEWORK, *FRONT_DOOR, Role.HEAD_OF_SERVICE)
-CONCERN_DONE = "Concern recorded. It has gone to the front door for a decision."
+CONCERN_DONE = "Concern raised. The case has gone to the front door for a decision."
 CONCERN_ADDED = "Concern recorded and added to the front door's open escalation. The front door has been told again."
 
 
@@ -526,7 +526,7 @@ def transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         return redirect("cases:merge", pk=episode.pk)
     if name == "concern_raised":
         # A concern has its own page: it is kept in every active state, safeguarding review included.
-        return redirect("cases:concern_new", pk=episode.pk)
+        return concern_new(request, pk)
     if not may_make(episode, request.user, name):
         raise PermissionDenied
     page = PAGES[name]

@@ -285,10 +285,8 @@ def _field_history(episode: Episode) -> list[dict[str, Any]]:
 def _transition_buttons(request: HttpRequest, episode: Episode) -> list[dict[str, str]]:
     """The transitions the user may make now, straight from the machine (django-fsm)."""
     available = episode.get_available_user_state_transitions(request.user)  # type: ignore[attr-defined]
-    # A concern has its own page and link (it can be raised in safeguarding review too).
     names = sorted(
-        {t.name for t in available if t.name != "concern_raised"},
-        key=lambda n: list(TRANSITION_LABELS).index(n) if n in TRANSITION_LABELS else 99,
+        {t.name for t in available}, key=lambda n: list(TRANSITION_LABELS).index(n) if n in TRANSITION_LABELS else 99
     )
     return [
         {
@@ -360,7 +358,9 @@ def _case_context(
             .order_by("raised_at")
         ],
         "concerns": list(Concern.objects.filter(episode=episode).select_related("author").order_by("-raised_at")),
-        "may_raise_concern": episode.is_active and bool(user.roles & CONCERN_RAISERS),
+        # In safeguarding review the machine offers no concern_raised button: a further concern
+        # still has its page (it is kept and sent to the front door again).
+        "may_raise_concern": episode.state == State.SAFEGUARDING_REVIEW and bool(user.roles & CONCERN_RAISERS),
     }
 
 

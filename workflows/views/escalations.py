@@ -206,8 +206,7 @@ def escalation_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
     except (EscalationChanged, StaleVersion, TransitionRefused, ValidationError, PermissionDenied) as error:
         _refused(form, error)
         return _render_detail(request, escalation_for(request.user, pk), status=409, decide_form=form)
-    episode = escalation.episode
-    episode.refresh_from_db()
+    episode = escalation_for(request.user, pk).episode  # as committed now
     messages.success(
         request,
         f"Decision recorded on case {episode.reference}. The escalation is resolved. "
