@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import transaction
 from playwright.sync_api import expect
 
 from ehe_register.models import LocalAuthority, OffRollNotification, SocialCareStatus
@@ -102,7 +103,8 @@ def test_a_social_care_known_escalation_on_a_monitoring_case_is_decided_and_the_
     officer = make_user(Role.EHE_OFFICER, la, first_name="Priya", last_name="Shah")
     child = ChildFactory(local_authority=la, social_care_status=SocialCareStatus.CHILD_IN_NEED)
     episode = make_episode(State.MONITORING, child=child, assigned_officer=officer)
-    escalation, _ = escalation_raise(episode=episode, rule_name="social_care_known", as_of=episode.opened_at)
+    with transaction.atomic():
+        escalation, _ = escalation_raise(episode=episode, rule_name="social_care_known", as_of=episode.opened_at)
     found: list[str] = []
 
     with another_person(browser, bypass_csp=True) as front_door:

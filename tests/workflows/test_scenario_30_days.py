@@ -204,6 +204,8 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
     assert log == [
         (at(0, 16, 55), "first:concern_ticked", "raised", 1),
         (at(1, 10, 0), "first:concern_ticked", "climbed", 2),
+        (at(1, 11, 0), "first:concern_ticked", "acknowledged", 2),
+        (at(1, 11, 0), "first:concern_ticked", "decided", 2),
         (at(1, 11, 0), "first:concern_ticked", "resolved", 2),
         (at(3, 0, 15), "first:officer_absent", "raised", 1),
         (at(3, 0, 15), "first:officer_absent", "reassigned", 1),

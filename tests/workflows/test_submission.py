@@ -13,11 +13,11 @@ from django.db import connection
 
 from ehe_register.models import Child, LocalAuthority, OffRollNotification, PossibleMatch, Routing
 from ehe_register.roles import Role
-from workflows.services import submission as intake
 from notifications.models import Message
 from tests.ehe_register.intake_data import notification_input, with_concern
 from tests.factories import SchoolFactory, make_user
 from workflows.models import Episode, Escalation, TransitionLog
+from workflows.services import submission as intake
 from workflows.services.submission import SubmissionRateLimited, notification_submit
 from workflows.states import State
 
