@@ -48,10 +48,10 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection, transaction
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import Channel, Message, MessageStatus
+from notifications.services import message_link_path
 
 logger = logging.getLogger(__name__)
 
@@ -159,8 +159,9 @@ def messages_claim(*, as_of: datetime, limit: int = 100, message_id: int | None 
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def _link() -> str:
-    return f"{settings.EHE_BASE_URL.rstrip('/')}{reverse('notifications:list')}"
+def _link(message: Message) -> str:
+    """The page the message is about (its escalation or case), as an absolute address."""
+    return f"{settings.EHE_BASE_URL.rstrip('/')}{message_link_path(message)}"
 
 
 def message_context(message: Message) -> dict[str, Any]:
@@ -175,7 +176,7 @@ def message_context(message: Message) -> dict[str, Any]:
         "council_name": la.header_name if la else "",
         "team_email": la.ehe_team_email if la else "",
         "team_phone": la.ehe_team_phone if la else "",
-        "link": _link(),
+        "link": _link(message),
     }
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from notifications.models import Channel, Message
@@ -157,6 +159,67 @@ def broker_state_reset() -> None:
     _broker_down_until = 0.0
 
 
+def message_link_path(message: Message) -> str:
+    """Where a message points inside the service, from the references in its payload (never a
+    model of the layers above: URL names only): the escalation, else the case, else the page
+    named in the payload, else the school's own notification, else the notifications page."""
+    payload = message.payload or {}
+    try:
+        if isinstance(payload.get("escalation_id"), int):
+            return reverse("cases:escalation", kwargs={"pk": payload["escalation_id"]})
+        if isinstance(payload.get("episode_id"), int):
+            return reverse("cases:detail", kwargs={"pk": payload["episode_id"]})
+        if isinstance(payload.get("path"), str) and payload["path"].startswith("/"):
+            return str(payload["path"])
+        if isinstance(payload.get("reference"), str) and message.template == "emails/notification_receipt":
+            return reverse("schools:notification_detail", kwargs={"reference": payload["reference"]})
+    except NoReverseMatch:
+        logger.warning("Message %s: no page for its payload", message.pk)
+    return reverse("notifications:list")
+
+
+def message_kind(message: Message) -> str:
+    """The kind a user filters notifications by: the escalation rule, or the kind of message."""
+    rule = (message.payload or {}).get("rule")
+    return str(rule) if rule else message.template.removeprefix("emails/")
+
+
+MESSAGE_KIND_LABELS = {
+    "consent_decision": "Consent decisions",
+    "notification_receipt": "Notification receipts",
+    "school_request": "Requests to confirm contact details",
+    "digest": "Daily digest",
+}
+
+
+def in_app_kinds_for(*, user: Any) -> list[tuple[str, str]]:
+    """The kinds of the user's in-app notifications, with their labels, for the filter (one query)."""
+    rows = (
+        Message.objects.filter(recipient_user=user, channel=Channel.IN_APP)
+        .values_list("template", "payload__rule", "payload__summary")
+        .distinct()
+    )
+    kinds: dict[str, str] = {}
+    for template, rule, summary in rows:
+        if rule:
+            kinds[str(rule)] = str(summary or rule)
+        else:
+            kind = template.removeprefix("emails/")
+            kinds[kind] = MESSAGE_KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+    return sorted(kinds.items(), key=lambda item: item[1])
+
+
+def in_app_mark_one_read(*, user: Any, message_id: int, as_of: datetime | None = None) -> Message | None:
+    """Mark one of the user's own in-app notifications read (idempotent: the first time stands);
+    None if it is not theirs."""
+    message = Message.objects.filter(pk=message_id, recipient_user=user, channel=Channel.IN_APP).first()
+    if message is None:
+        return None
+    if message.read_at is None:
+        Message.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=as_of or timezone.now())
+    return message
+
+
 def in_app_unread_count(*, user: Any) -> int:
     return Message.objects.filter(recipient_user=user, channel=Channel.IN_APP, read_at__isnull=True).count()
 
@@ -168,6 +231,12 @@ def in_app_mark_read(*, user: Any, as_of: datetime | None = None) -> int:
     )
 
 
-def in_app_messages_for(*, user: Any) -> Any:
-    """The user's own in-app notifications, newest first (the only messages a user ever sees)."""
-    return Message.objects.filter(recipient_user=user, channel=Channel.IN_APP).select_related("local_authority")
+def in_app_messages_for(*, user: Any, unread: bool = False, kind: str = "") -> Any:
+    """The user's own in-app notifications, newest first (the only messages a user ever sees),
+    optionally only the unread ones and only one kind (an escalation rule or a kind of message)."""
+    messages = Message.objects.filter(recipient_user=user, channel=Channel.IN_APP).select_related("local_authority")
+    if unread:
+        messages = messages.filter(read_at__isnull=True)
+    if kind:
+        messages = messages.filter(Q(payload__rule=kind) | Q(template=f"emails/{kind}", payload__rule__isnull=True))
+    return messages.order_by("-created_at", "-id")

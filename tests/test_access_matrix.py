@@ -34,6 +34,7 @@ from tests.access_matrix import (
 )
 from tests.factories import make_episode, make_user
 from workflows.models import AuditAction, AuditCase, AuditSample
+from workflows.services.escalations import escalation_raise
 from workflows.states import State
 
 LA_STAFF = [
@@ -57,6 +58,13 @@ READERS_METHOD = {"ehe_manager": METHOD, "head_of_service": METHOD, "auditor": M
 
 def expect(default: str, **overrides: str) -> dict[str, str]:
     return {principal: overrides.get(principal, default) for principal in EVERYONE}
+
+
+# Who works escalations (every LA role but the auditor, who reads).
+ESCALATION_WORKERS = {
+    role.value: OK
+    for role in (Role.EHE_OFFICER, Role.CSPA_DUTY_WORKER, Role.CSPA_MANAGER, Role.EHE_MANAGER, Role.HEAD_OF_SERVICE)
+}
 
 
 EXPECTED: dict[str, dict[str, str]] = {
@@ -121,6 +129,26 @@ EXPECTED: dict[str, dict[str, str]] = {
     ),
     # Decisions follow each transition's permission; checked here with "close" (caseworkers only).
     "cases:transition": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=NOT_FOUND),
+    # A safeguarding concern can be raised by caseworkers, the front door and the head of service.
+    "cases:concern_new": expect(
+        FORBIDDEN,
+        anonymous=LOGIN,
+        ehe_officer=OK,
+        ehe_manager=OK,
+        cspa_duty_worker=OK,
+        cspa_manager=OK,
+        head_of_service=OK,
+        other_la_officer=NOT_FOUND,
+    ),
+    # Escalations for you: the roles that own escalations, each seeing their own LA's only.
+    "cases:escalations": expect(FORBIDDEN, anonymous=LOGIN, other_la_officer=OK, **ESCALATION_WORKERS),
+    "cases:escalation": expect(FORBIDDEN, anonymous=LOGIN, other_la_officer=NOT_FOUND, **ESCALATION_WORKERS),
+    "cases:escalation_acknowledge": expect(
+        FORBIDDEN, anonymous=LOGIN, other_la_officer=METHOD, **{k: METHOD for k in ESCALATION_WORKERS}
+    ),
+    "cases:escalation_decide": expect(
+        FORBIDDEN, anonymous=LOGIN, other_la_officer=METHOD, **{k: METHOD for k in ESCALATION_WORKERS}
+    ),
     # The LA's requests to confirm contact details: only the school asked sees one.
     "schools:request_list": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=OK),
     "schools:request_answer": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=NOT_FOUND),
@@ -145,6 +173,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "exports:register": expect(FORBIDDEN, anonymous=LOGIN, **READERS_METHOD),
     "exports:transitions": expect(FORBIDDEN, anonymous=LOGIN, **READERS_METHOD),
     "exports:dfe_return": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
+    "notifications:open": expect(METHOD, anonymous=LOGIN, administrator=FORBIDDEN),
 }
 
 
@@ -223,7 +252,14 @@ def _actions_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str,
         requested_at=timezone.now(),
     )
     case = {"pk": episode.pk}
+    escalation, _ = escalation_raise(episode=episode, rule_name="concern_ticked", as_of=timezone.now())
+    on_escalation = {"pk": escalation.pk}
     return {
+        "cases:concern_new": lambda: case,
+        "cases:escalation": lambda: on_escalation,
+        "cases:escalation_acknowledge": lambda: on_escalation,
+        "cases:escalation_decide": lambda: on_escalation,
+        "notifications:open": lambda: {"pk": 1},
         "cases:activity_new": lambda: case,
         "cases:address_check_new": lambda: case,
         "cases:school_request_new": lambda: case,

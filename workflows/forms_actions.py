@@ -23,6 +23,7 @@ from ehe_register.models import CheckMethod, CheckOutcome, School
 from ehe_register.validators import validate_postcode, validate_uk_phone
 from workflows.models import S437_NOTICE_DAYS, ActivityKind, ActivityOutcome, Episode
 from workflows.services.casework import ActivityInput, AddressInput
+from workflows.services.escalations import FRONT_DOOR_DECISIONS, NEEDS_REFERENCE
 from workflows.states import ClosureReason
 
 _TIME = re.compile(r"(?P<hour>[01]?[0-9]|2[0-3])[:.](?P<minute>[0-5][0-9])")  # 0-9 only, not any script's digits
@@ -307,19 +308,15 @@ class ReasonForm(ActionForm):
 
 
 class CspaDecisionForm(ActionForm):
-    DECISIONS = [
-        ("no_further_action", "No further action"),
-        ("passed_to_social_care", "Passed to children's social care"),
-        ("already_open", "Already open to children's social care"),
-    ]
-    NEEDS_REFERENCE = frozenset({"passed_to_social_care", "already_open"})
+    DECISIONS = list(FRONT_DOOR_DECISIONS.items())
+    NEEDS_REFERENCE = NEEDS_REFERENCE
 
     decision = forms.ChoiceField(label="Decision", choices=DECISIONS, widget=forms.RadioSelect)
     reference = forms.CharField(
         label="Social care reference",
         required=False,
         max_length=60,
-        help_text="Needed when the case is passed to social care or already open to it",
+        help_text="Needed unless the decision is no further action",
     )
     note = forms.CharField(label="Reasons (optional)", required=False, widget=_textarea(), max_length=10000)
 

@@ -495,6 +495,37 @@ class EscalationEvent(models.Model):
         return f"{self.kind} at level {self.level}"
 
 
+class ConcernSource(models.TextChoices):
+    SCHOOL_NOTIFICATION = "school_notification", "School notification"
+    ACTIVITY = "activity", "Contact or visit"
+    CONCERN_PAGE = "concern_page", "Raised on the case"
+    NEW_CASE = "new_case", "New case form"
+
+
+@pgtrigger.register(pgtrigger.Protect(name="concern_append_only", operation=pgtrigger.Update | pgtrigger.Delete))
+class Concern(models.Model):
+    """One safeguarding concern, as it was told: every one is kept, even when the case is already
+    with the front door (a second or third concern is appended to the open ``concern_ticked``
+    escalation's history and sent to the front door again, never dropped)."""
+
+    episode = models.ForeignKey(Episode, on_delete=models.PROTECT, related_name="concerns")
+    text = models.TextField()
+    source = models.CharField(max_length=30, choices=ConcernSource.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, blank=True, null=True, related_name="+"
+    )
+    author_name = models.CharField(max_length=200)
+    raised_at = models.DateTimeField()
+    escalation = models.ForeignKey(Escalation, on_delete=models.PROTECT, blank=True, null=True, related_name="concerns")
+
+    class Meta:
+        ordering = ["raised_at", "id"]
+        indexes = [models.Index(fields=["episode", "raised_at"])]
+
+    def __str__(self) -> str:
+        return f"Concern on episode {self.episode_id} at {self.raised_at:%d %B %Y %H:%M}"
+
+
 class ActivityKind(models.TextChoices):
     PHONE_CALL = "phone_call", "Phone call"
     EMAIL = "email", "Email"

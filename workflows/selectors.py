@@ -42,6 +42,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -421,3 +422,64 @@ def absences_for(user: Any, today: date) -> QuerySet[Absence]:
     else:
         absences = absences.filter(officer=user)
     return absences.order_by("starts_on", "officer__first_name", "officer__last_name", "pk")
+
+
+# ----------------------------------------------------------------------------------------------
+# Escalations for you
+
+# Who works escalations from the screen (the auditor reads; a school user never sees them).
+ESCALATION_ROLES = frozenset(
+    {Role.EHE_OFFICER, Role.CSPA_DUTY_WORKER, Role.CSPA_MANAGER, Role.EHE_MANAGER, Role.HEAD_OF_SERVICE}
+)
+
+
+def escalations_for(user: Any) -> QuerySet[Escalation]:
+    """Every open escalation the user or one of their roles owns, in their LA, the oldest due
+    first: owned by them by name, or by a role they hold (an escalation in the team queue is owned
+    by the EHE officer role, so it shows to every officer). Notify-only rules are never "for" anyone.
+
+    One query, whatever the number of rows: the row's case, child and people come with it.
+    """
+    la_id = staff_la_id(user)
+    roles = [role.value for role in getattr(user, "roles", frozenset()) if role in ESCALATION_ROLES]
+    if la_id is None or not roles:
+        return Escalation.objects.none()
+    notify_only = [name for name, rule in RULES.items() if rule.notify_only]
+    return (
+        Escalation.objects.filter(local_authority_id=la_id, resolved_at__isnull=True)
+        .exclude(rule__in=notify_only)
+        .filter(Q(owner_user_id=user.pk) | Q(owner_user__isnull=True, owner_role__in=roles))
+        .select_related("episode__child", "episode__local_authority", "owner_user", "acknowledged_by")
+        .order_by(F("due_at").asc(nulls_last=True), "raised_at", "pk")
+    )
+
+
+def escalation_for(user: Any, pk: int | str) -> Escalation:
+    """One escalation of the user's LA (any other is a 404); whether they may act on it is the
+    service's question (``escalation_may_act``)."""
+    la_id = staff_la_id(user)
+    if la_id is None:
+        raise Http404("No such escalation")
+    return get_object_or_404(
+        Escalation.objects.filter(local_authority_id=la_id).select_related(
+            "episode__child", "episode__local_authority", "owner_user", "acknowledged_by"
+        ),
+        pk=pk,
+    )
+
+
+@dataclass(frozen=True)
+class EscalationRow:
+    escalation: Escalation
+    summary: str
+    overdue: bool
+
+
+def escalation_row(escalation: Escalation, now: datetime) -> EscalationRow:
+    """What a list shows of one escalation: its rule in words, and whether its level is overdue."""
+    rule = RULES.get(escalation.rule)
+    return EscalationRow(
+        escalation=escalation,
+        summary=rule.summary if rule else escalation.rule,
+        overdue=escalation.due_at is not None and escalation.due_at < now,
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from workflows.views import absences, case, dashboard, merge, new_case, queues
+from workflows.views import absences, case, dashboard, escalations, merge, new_case, queues
 
 app_name = "cases"
 
@@ -12,6 +12,10 @@ urlpatterns: list = [
     path("queues/<slug:slug>/", queues.queue_page, name="queue"),
     path("bulk-assign/", queues.bulk_assign, name="bulk_assign"),
     path("matches/<int:pk>/resolve/", queues.match_resolve, name="match_resolve"),
+    path("escalations/", escalations.escalation_list, name="escalations"),
+    path("escalations/<int:pk>/", escalations.escalation_detail, name="escalation"),
+    path("escalations/<int:pk>/acknowledge/", escalations.escalation_acknowledge, name="escalation_acknowledge"),
+    path("escalations/<int:pk>/decide/", escalations.escalation_decide_view, name="escalation_decide"),
     path("<int:pk>/", case.case_detail, name="detail"),
     path("<int:pk>/assign/", case.case_assign, name="assign"),
     path("absences/", absences.absence_list, name="absences"),

@@ -122,13 +122,14 @@ def test_a_submission_s_messages_are_delivered_once_with_no_child_details(la: Lo
     submitter.schools.set([school])
     notification = notification_submit(data=with_concern(notification_input(school, submitter)), as_of=T0)
     emails = Message.objects.filter(channel=Channel.EMAIL)
-    assert emails.count() == 3  # the receipt; the concern to the duty worker and the EHE manager
+    assert emails.count() == 2  # the receipt; the concern to the front door's inbox
 
     report = messages_deliver_due(as_of=T0 + timedelta(seconds=5))
 
     assert sorted(report.sent) == sorted(emails.values_list("pk", flat=True))
-    assert report.in_app == 3
-    assert len(mail.outbox) == 3
+    assert report.in_app == 1
+    assert len(mail.outbox) == 2
+    assert {tuple(m.to) for m in mail.outbox} == {(submitter.email,), (la.front_door_email,)}
     assert set(Message.objects.values_list("status", flat=True)) == {MessageStatus.SENT}
     for sent in mail.outbox:
         html = sent.alternatives[0][0]  # type: ignore[attr-defined]
@@ -145,7 +146,7 @@ def test_a_submission_s_messages_are_delivered_once_with_no_child_details(la: Lo
     assert "999" in receipt.body
 
     assert messages_deliver_due(as_of=T0 + timedelta(hours=1)).sent == []  # nothing twice
-    assert len(mail.outbox) == 3
+    assert len(mail.outbox) == 2
 
 
 def test_an_escalation_email_holds_the_reference_a_link_and_the_teams_contacts(

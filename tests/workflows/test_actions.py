@@ -274,7 +274,7 @@ def test_a_safeguarding_concern_on_an_activity_goes_to_the_front_door_at_once(
     after = fresh(episode)
     assert (after.state, after.resume_state) == (State.SAFEGUARDING_REVIEW, State.MONITORING)
     assert Escalation.objects.get(episode=episode, rule="concern_ticked", resolved_at__isnull=True)
-    assert Message.objects.filter(recipient_user=duty_worker, template="emails/escalation").exists()
+    assert Message.objects.filter(recipient_email=la.front_door_email, template="emails/escalation_front_door").exists()
 
 
 def test_a_failed_contact_makes_the_details_stale(la: LocalAuthority, officer: User) -> None:

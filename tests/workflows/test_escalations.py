@@ -15,6 +15,7 @@ from notifications.models import Channel, Message
 from tests.factories import ChildFactory, make_episode, make_user
 from workflows.escalation_rules import RULES
 from workflows.models import Episode, Escalation, EscalationEvent
+from workflows.selectors import escalations_for
 from workflows.services.escalations import (
     escalation_acknowledge,
     escalation_climb,
@@ -120,7 +121,9 @@ def test_raising_twice_gives_one_escalation_and_one_set_of_messages(la: LocalAut
     first, created = escalation_raise(episode=episode, rule_name="concern_ticked", as_of=WEDNESDAY_11)
     messages = Message.objects.count()
     assert created
-    assert messages == 4
+    # Owned by the duty worker role: the front door's inbox is emailed, nobody in person.
+    assert list(Message.objects.values_list("recipient_email", flat=True)) == [la.front_door_email]
+    assert messages == 1
 
     again, created_again = escalation_raise(
         episode=episode, rule_name="concern_ticked", as_of=london(2026, 11, 25, 11, 30)
@@ -155,7 +158,8 @@ def test_once_resolved_the_rule_can_be_raised_afresh_and_people_are_told_again(l
     assert created
     assert second.pk != first.pk
     assert Escalation.objects.filter(episode=episode, rule="concern_ticked", resolved_at__isnull=True).get() == second
-    assert in_app_and_email(duty_worker) <= told(second)
+    assert Message.objects.filter(idempotency_key=f"escalation:{second.pk}:raised:front_door").exists()
+    assert second in escalations_for(duty_worker)
 
 
 # --- Climbing the ladder -------------------------------------------------------------------------
@@ -252,7 +256,10 @@ def test_an_unassigned_case_escalates_to_the_team_queue(la: LocalAuthority) -> N
 
     row = Escalation.objects.get(pk=escalation.pk)
     assert (row.owner_role, row.owner_user_id) == (Role.EHE_OFFICER, None)
-    assert told(escalation) == in_app_and_email(*team)
+    # The team queue: on every officer's "Escalations for you", never one message per officer.
+    assert told(escalation) == set()
+    for officer in team:
+        assert list(escalations_for(officer)) == [row]
 
 
 def test_an_acknowledged_escalation_does_not_climb(la: LocalAuthority) -> None:
@@ -299,7 +306,7 @@ def test_the_sen_team_is_told_once_per_episode_and_it_never_climbs(la: LocalAuth
 # --- Who is told, and what the message holds -----------------------------------------------------
 
 
-def test_a_ticked_concern_tells_the_front_door_and_the_ehe_manager_of_the_childs_la_only(
+def test_a_ticked_concern_tells_the_front_door_inbox_of_the_childs_la_only(
     la: LocalAuthority, other_la: LocalAuthority
 ) -> None:
     duty_workers = [make_user(Role.CSPA_DUTY_WORKER, la), make_user(Role.CSPA_DUTY_WORKER, la)]
@@ -315,7 +322,11 @@ def test_a_ticked_concern_tells_the_front_door_and_the_ehe_manager_of_the_childs
 
     escalation, _ = escalation_raise(episode=episode, rule_name="concern_ticked", as_of=WEDNESDAY_11)
 
-    assert told(escalation) == told() == in_app_and_email(*duty_workers, manager)
+    assert told(escalation) == told() == {(None, Channel.EMAIL)}
+    assert list(Message.objects.values_list("recipient_email", flat=True)) == [la.front_door_email]
+    for worker in duty_workers:
+        assert list(escalations_for(worker)) == [escalation]
+    assert list(escalations_for(manager)) == []
     for message in Message.objects.all():
         text = json.dumps(message.payload)
         assert message.payload["case_reference"] == episode.reference

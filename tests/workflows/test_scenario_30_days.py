@@ -204,6 +204,8 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
     assert log == [
         (at(0, 16, 55), "first:concern_ticked", "raised", 1),
         (at(1, 10, 0), "first:concern_ticked", "climbed", 2),
+        (at(1, 11, 0), "first:concern_ticked", "acknowledged", 2),
+        (at(1, 11, 0), "first:concern_ticked", "decided", 2),
         (at(1, 11, 0), "first:concern_ticked", "resolved", 2),
         (at(3, 0, 15), "first:officer_absent", "raised", 1),
         (at(3, 0, 15), "first:officer_absent", "reassigned", 1),
@@ -240,12 +242,17 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
             )
         )
 
-    assert told("concern_ticked", "raised", 1) == {people["duty"].pk, people["manager"].pk}
+    # A role's escalation is on its holders' "Escalations for you" (and in the digest), never
+    # pushed case by case; the front door's inbox hears of a concern; a safeguarding climb and a
+    # named owner are pushed (DESIGN section 5, "Who is told").
+    concern_id = Escalation.objects.get(rule="concern_ticked").pk
+    assert Message.objects.filter(idempotency_key=f"escalation:{concern_id}:raised:front_door").count() == 1
+    assert told("concern_ticked", "raised", 1) == set()
     assert told("concern_ticked", "climbed", 2) == {people["cspa_manager"].pk}
-    assert told("officer_absent", "raised", 1) == {people["manager"].pk}
-    assert told("contacts_unverified", "raised", 1) == {people["manager"].pk}
-    assert told("cme_enquiry", "raised", 1) == {people["manager"].pk}
-    assert told("cme_enquiry", "climbed", 2) == {people["head"].pk}
+    assert told("officer_absent", "raised", 1) == set()
+    assert told("contacts_unverified", "raised", 1) == set()
+    assert told("cme_enquiry", "raised", 1) == set()
+    assert told("cme_enquiry", "climbed", 2) == set()
     assert told("review_overdue", "raised", 1) == {people["b"].pk}
 
     # Where the cases ended up: the first with officer B (A came back on day 8; nothing moved back).

@@ -428,7 +428,7 @@ def test_intake_whose_escalation_messages_fail_leaves_no_episode(la: LocalAuthor
     make_user(Role.CSPA_DUTY_WORKER, la)
 
     with (
-        mock.patch("workflows.services.escalations.message_enqueue", side_effect=RuntimeError("outbox down")),
+        mock.patch("workflows.services.escalations.raising.message_enqueue", side_effect=RuntimeError("outbox down")),
         pytest.raises(RuntimeError),
     ):
         episode_open(

@@ -81,8 +81,8 @@ def test_a_ticked_concern_creates_everything_in_one_transaction(
     escalation = Escalation.objects.get(episode=episode, resolved_at__isnull=True)
     assert (escalation.rule, escalation.level, escalation.owner_role) == ("concern_ticked", 1, "cspa_duty_worker")
     assert escalation.due_at == at(2026, 11, 24, 17)
-    told = set(Message.objects.filter(payload__rule="concern_ticked").values_list("recipient_user", flat=True))
-    assert told == {staff["cspa"].pk, staff["cspa2"].pk, staff["manager"].pk}
+    told = set(Message.objects.filter(payload__rule="concern_ticked").values_list("recipient_user", "recipient_email"))
+    assert told == {(None, school.local_authority.front_door_email)}
     assert OffRollNotification.objects.get(pk=notification.pk).safeguarding_concerns
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from ehe_register.models import (
@@ -28,10 +29,27 @@ from ehe_register.models import (
 from ehe_register.roles import Role
 from notifications.models import Channel
 from notifications.services import message_enqueue
-from workflows.actors import SYSTEM
-from workflows.escalation_rules import SAFEGUARDING_RULE_NAMES
-from workflows.models import Activity, ActivityKind, ActivityOutcome, Episode, Review, ReviewOutcome
-from workflows.services.escalations import escalation_raise, escalation_resolve, escalations_follow_assignment
+from workflows.actors import SYSTEM, actor_name, is_system
+from workflows.models import (
+    Activity,
+    ActivityKind,
+    ActivityOutcome,
+    Concern,
+    ConcernSource,
+    Episode,
+    Escalation,
+    Review,
+    ReviewOutcome,
+)
+from workflows.services.escalations import (
+    escalation_events_write,
+    escalation_raise,
+    escalation_resolve,
+    escalations_follow_assignment,
+    escalations_tell,
+    escalations_with_episode,
+    front_door_decide,
+)
 from workflows.services.intake import episode_risk_check
 from workflows.services.transitions import episode_lock, episode_touch, episode_transition
 from workflows.services.verification import contacts_mark_stale, contacts_verification_refresh
@@ -127,7 +145,12 @@ def activity_record(
             contacts_mark_stale(episode_id=episode.pk, as_of=as_of, reason=activity.get_outcome_display())
         if data.safeguarding_concern:
             episode_concern_raised(
-                episode_id=episode.pk, as_of=as_of, actor=actor, note=f"Concern recorded on {activity}"
+                episode_id=episode.pk,
+                as_of=as_of,
+                actor=actor,
+                note=data.summary.strip() or f"Concern recorded on {activity}",
+                source=ConcernSource.ACTIVITY,
+                author=actor,
             )
         return activity
 
@@ -204,36 +227,19 @@ def cspa_decide(
     note: str = "",
     as_of: datetime | None = None,
 ) -> Episode:
-    """The front door's decision on a safeguarding review: it resolves every open safeguarding
-    escalation on the case and returns the case to the state it was in (or, for a new case, to the
-    consent decision or address verification), in one transaction."""
-    as_of = as_of or timezone.now()
-    if decision in ("passed_to_social_care", "already_open") and not reference:
-        raise ValidationError("Enter the social care reference")
-    with transaction.atomic():
-        episode = episode_lock(episode_id, expected_version)
-        for rule in SAFEGUARDING_RULE_NAMES:
-            escalation_resolve(
-                episode=episode,
-                rule_name=rule,
-                as_of=as_of,
-                actor=actor,
-                decision=decision,
-                reference=reference,
-                note=note,
-            )
-        episode = episode_transition(
-            episode_id=episode.pk,
-            transition="cspa_decision",
-            actor=actor,
-            expected_version=None,
-            reason=note,
-            as_of=as_of,
-            payload={"decision": decision, "reference": reference},
-        )
-        if episode.state == State.AWAITING_CONSENT:
-            escalation_raise(episode=episode, rule_name="consent_required", as_of=as_of)
-        return episode
+    """The front door's decision recorded from the case page: the one implementation,
+    ``front_door_decide``, resolves every open safeguarding escalation on the case and returns a
+    case in safeguarding review to the state it was in (for a new case, the consent decision or
+    address verification), in one transaction."""
+    return front_door_decide(
+        episode_id=episode_id,
+        actor=actor,
+        decision=decision,
+        as_of=as_of,
+        reference=reference,
+        note=note,
+        expected_version=expected_version,
+    )
 
 
 def consent_decide(
@@ -275,7 +281,11 @@ def consent_decide(
                         channel=channel,
                         recipient_user=school_user,
                         local_authority=episode.local_authority,
-                        payload={"case_reference": episode.reference, "granted": granted},
+                        payload={
+                            "case_reference": episode.reference,
+                            "granted": granted,
+                            "path": reverse("schools:notification_list"),
+                        },
                         as_of=as_of,
                     )
         return episode
@@ -358,23 +368,81 @@ def episode_reopen(
 
 
 def episode_concern_raised(
-    *, episode_id: int, as_of: datetime, actor: Any = SYSTEM, expected_version: int | None = None, note: str = ""
+    *,
+    episode_id: int,
+    as_of: datetime,
+    actor: Any = SYSTEM,
+    expected_version: int | None = None,
+    note: str = "",
+    source: str = "",
+    author: User | None = None,
+    author_name: str = "",
 ) -> Episode:
-    """A safeguarding concern on an open case: to the front door at once.
+    """A safeguarding concern on an open case: to the front door at once, and never lost.
 
     The episode moves to safeguarding review (remembering where it was) unless it is already
-    there, and ``concern_ticked`` is raised (or stays open) with its messages, in one transaction.
+    there, and ``concern_ticked`` is raised (or stays open). With a ``source`` the concern itself
+    is kept as a :class:`Concern` row (its text, author and time). A further concern on a case
+    whose ``concern_ticked`` is already open is appended to that escalation's history
+    ("concern_added") and re-tells the front door's inbox, so the second and third concerns are
+    stored, shown and sent like the first. All in one transaction; a stale ``expected_version``
+    (someone changed the case since the user's page loaded) is refused with ``StaleVersion``.
     """
     with transaction.atomic():
-        episode = Episode.objects.select_for_update(of=("self",)).get(pk=episode_id)
-        if episode.state not in (State.SAFEGUARDING_REVIEW, State.NOTIFIED, State.CLOSED):
+        episode = episode_lock(episode_id, expected_version)
+        if not episode.is_active:
+            raise ValidationError("This case is closed. Reopen it before raising a concern on it")
+        if episode.state not in (State.SAFEGUARDING_REVIEW, State.NOTIFIED):
             episode = episode_transition(
                 episode_id=episode_id,
                 transition="concern_raised",
                 actor=actor,
-                expected_version=expected_version,
+                expected_version=None,
                 reason=note,
                 as_of=as_of,
             )
-        escalation_raise(episode=episode, rule_name="concern_ticked", as_of=as_of, actor=actor, note=note)
+        else:
+            episode_touch(episode, actor, as_of)
+        escalation, created = escalation_raise(
+            episode=episode, rule_name="concern_ticked", as_of=as_of, actor=actor, note=note
+        )
+        if source:
+            text = note.strip() or "A safeguarding concern was recorded"
+            who = author_name or (author.display_name if author is not None else actor_name(actor))
+            concern = Concern.objects.create(
+                episode=episode,
+                text=text,
+                source=source,
+                author=author if author is not None else (None if is_system(actor) else actor),
+                author_name=who,
+                raised_at=as_of,
+                escalation=escalation,
+            )
+            if not created:
+                escalation_events_write(
+                    [(escalation.pk, escalation.level, f"{concern.get_source_display()}, {who}: {text}")],
+                    "concern_added",
+                    as_of,
+                    actor,
+                )
+                escalations_tell(
+                    escalations_with_episode([escalation.pk]), lambda _: (), as_of, f"concern:{concern.pk}"
+                )
         return episode
+
+
+def concern_kept_at_intake(
+    *, episode: Episode, text: str, source: str, as_of: datetime, author: User | None = None, author_name: str = ""
+) -> Concern:
+    """Keep the concern that opened a case (the intake's risk check raised ``concern_ticked`` and
+    told the front door already): its text, author and time, beside the escalation."""
+    escalation = Escalation.objects.filter(episode=episode, rule="concern_ticked", resolved_at__isnull=True).first()
+    return Concern.objects.create(
+        episode=episode,
+        text=text.strip() or "A safeguarding concern was recorded",
+        source=source,
+        author=author,
+        author_name=author_name or (author.display_name if author is not None else SYSTEM.display_name),
+        raised_at=as_of,
+        escalation=escalation,
+    )

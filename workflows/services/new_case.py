@@ -22,8 +22,8 @@ from ehe_register.models import (
 from ehe_register.roles import Role
 from ehe_register.services.children import ChildDetails, child_find_or_create, child_identity_lock
 from workflows.actors import actor_name
-from workflows.models import Episode, Escalation, EscalationEvent
-from workflows.services.casework import episode_assign
+from workflows.models import ConcernSource, Episode, Escalation, EscalationEvent
+from workflows.services.casework import concern_kept_at_intake, episode_assign
 from workflows.services.intake import episode_open
 from workflows.states import ACTIVE_STATES, Source
 
@@ -111,6 +111,9 @@ def case_open(*, data: NewCaseInput, actor: User, as_of: datetime | None = None)
                 actor_name=actor_name(actor),
                 note=data.concern_detail.strip(),
                 at=as_of,
+            )
+            concern_kept_at_intake(
+                episode=episode, text=data.concern_detail, source=ConcernSource.NEW_CASE, as_of=as_of, author=actor
             )
         if data.assign_to_me and actor.has_role(Role.EHE_OFFICER):
             episode = episode_assign(

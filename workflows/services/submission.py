@@ -29,8 +29,8 @@ from ehe_register.services.children import ChildDetails, ParentDetails, child_fi
 from ehe_register.validators import is_compulsory_school_age
 from notifications.models import Channel
 from notifications.services import message_enqueue
-from workflows.models import Episode
-from workflows.services.casework import episode_concern_raised
+from workflows.models import ConcernSource, Episode
+from workflows.services.casework import concern_kept_at_intake, episode_concern_raised
 from workflows.services.intake import episode_open
 from workflows.states import ACTIVE_STATES, Source
 
@@ -191,9 +191,16 @@ def _find_or_open_episode(data: NotificationInput, child: Child, as_of: datetime
     open_episode = Episode.objects.filter(child=child, state__in=ACTIVE_STATES).first()
     if open_episode is not None:
         if data.safeguarding_concerns:
-            episode_concern_raised(episode_id=open_episode.pk, as_of=as_of, note=f"Notification from {data.school}")
+            episode_concern_raised(
+                episode_id=open_episode.pk,
+                as_of=as_of,
+                note=_concern_text(data),
+                source=ConcernSource.SCHOOL_NOTIFICATION,
+                author=data.submitted_by,
+                author_name=f"{data.submitted_by.display_name}, {data.school.name}",
+            )
         return open_episode
-    return episode_open(
+    episode = episode_open(
         child=child,
         source=Source.SCHOOL,
         received_on=timezone.localdate(as_of),
@@ -205,3 +212,26 @@ def _find_or_open_episode(data: NotificationInput, child: Child, as_of: datetime
         reason_code=data.reason_code,
         source_detail=str(data.school),
     )
+    if data.safeguarding_concerns:
+        concern_kept_at_intake(
+            episode=episode,
+            text=_concern_text(data),
+            source=ConcernSource.SCHOOL_NOTIFICATION,
+            as_of=as_of,
+            author=data.submitted_by,
+            author_name=f"{data.submitted_by.display_name}, {data.school.name}",
+        )
+    return episode
+
+
+def _concern_text(data: NotificationInput) -> str:
+    """What the school said about its concern, as one text to keep on the case."""
+    lines = [data.concern_nature.strip() or "The school ticked safeguarding concerns"]
+    if data.concern_last_raised_on:
+        lines.append(f"Last raised: {data.concern_last_raised_on:%d/%m/%Y}")
+    if data.referred_to_front_door:
+        referred = f"Referred to the front door on {data.referred_on:%d/%m/%Y}" if data.referred_on else "Referred"
+        lines.append(referred + (f", reference {data.referral_reference}" if data.referral_reference else ""))
+    if data.dsl_name or data.dsl_phone:
+        lines.append(f"Designated safeguarding lead: {data.dsl_name} {data.dsl_phone}".strip())
+    return "\n".join(lines)

@@ -28,6 +28,7 @@ from ehe_register.selectors import notifications_for
 from workflows import forms_actions as f
 from workflows.models import (
     ActivityOutcome,
+    ConcernSource,
     Episode,
     ReviewOutcome,
     by_system,
@@ -299,6 +300,36 @@ def _concern(episode: Episode, user: User, form: Any) -> Episode:
         actor=user,
         expected_version=form.cleaned_data["version"],
         note=form.cleaned_data["reason"].strip(),
+        source=ConcernSource.CONCERN_PAGE,
+        author=user,
+    )
+
+
+CONCERN_ROLES = (*CASEWORK, *FRONT_DOOR, Role.HEAD_OF_SERVICE)
+CONCERN_DONE = "Concern raised. The case has gone to the front door for a decision."
+CONCERN_ADDED = "Concern recorded and added to the front door's open escalation. The front door has been told again."
+
+
+@role_required(*CONCERN_ROLES)
+@require_http_methods(["GET", "POST"])
+def concern_new(request: HttpRequest, pk: int) -> HttpResponse:
+    """Raise a safeguarding concern on an active case, in any state: a case already in
+    safeguarding review keeps it too (appended to the front door's open escalation). The form
+    carries the case's version: a page loaded before someone else changed the case is refused."""
+    episode = episode_for(request.user, pk)
+    if not episode.is_active:
+        return _back_to_case(request, episode, "This case is closed. Reopen it before raising a concern", success=False)
+    form = f.ConcernForm(request.POST or None, episode=episode)
+    if request.method == "POST" and form.is_valid():
+        already_with_front_door = episode.state == State.SAFEGUARDING_REVIEW
+        done = _attempt(form, lambda: _concern(episode, request.user, form))  # type: ignore[arg-type]
+        if done is not None:
+            return _back_to_case(request, episode, CONCERN_ADDED if already_with_front_door else CONCERN_DONE)
+    page = PAGES["concern_raised"]
+    return render(
+        request,
+        "officers/actions/transition.html",
+        _context(episode, form, page=page, name="concern_raised", blocked="", contacts=None),
     )
 
 
@@ -493,6 +524,9 @@ def transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     if name in MERGE_TRANSITIONS:
         # Merging and undoing a merge have their own pages, with the duplicate to compare.
         return redirect("cases:merge", pk=episode.pk)
+    if name == "concern_raised":
+        # A concern has its own page: it is kept in every active state, safeguarding review included.
+        return concern_new(request, pk)
     if not may_make(episode, request.user, name):
         raise PermissionDenied
     page = PAGES[name]

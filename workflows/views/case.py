@@ -43,16 +43,20 @@ from notifications.delivery import message_subject
 from notifications.models import Message
 from workflows.escalation_rules import RULES
 from workflows.forms import AssignForm, SelfAssignForm
-from workflows.models import Activity, Episode, Escalation, EscalationEvent, TransitionLog
+from workflows.models import Activity, Concern, Episode, Escalation, EscalationEvent, TransitionLog
 from workflows.selectors import episode_for, episodes_for, officers_of
 from workflows.services.casework import episode_assign
 from workflows.services.transitions import StaleVersion
 from workflows.services.verification import contacts_status
 from workflows.states import State
+from workflows.views.escalations import escalation_panel
 
 CASE_ROLES = tuple(sorted(LA_ROLES))
 HISTORY_ROLES = frozenset({Role.EHE_MANAGER, Role.AUDITOR})
 HISTORY_LIMIT = 100
+CONCERN_RAISERS = frozenset(
+    {Role.EHE_OFFICER, Role.EHE_MANAGER, Role.CSPA_DUTY_WORKER, Role.CSPA_MANAGER, Role.HEAD_OF_SERVICE}
+)
 
 # How each transition reads on its button. A transition missing here still gets a button.
 TRANSITION_LABELS = {
@@ -83,6 +87,7 @@ ESCALATION_EVENT_TITLES = {
     "decided": "Escalation decided",
     "resolved": "Escalation resolved",
     "noted": "Concern recorded",
+    "concern_added": "Further concern added",
     "reassigned": "Escalation reassigned",
 }
 
@@ -346,9 +351,16 @@ def _case_context(
         "merges": _merges(episode),
         "may_merge": is_manager,
         "open_escalations": [
-            {"escalation": e, "summary": RULES[e.rule].summary if e.rule in RULES else e.rule}
-            for e in episode.escalations.filter(resolved_at__isnull=True).order_by("raised_at")
+            escalation_panel(user, e, timezone.now())
+            for e in episode.escalations.filter(resolved_at__isnull=True)
+            .exclude(rule__in=[name for name, rule in RULES.items() if rule.notify_only])
+            .select_related("episode", "acknowledged_by", "owner_user")
+            .order_by("raised_at")
         ],
+        "concerns": list(Concern.objects.filter(episode=episode).select_related("author").order_by("-raised_at")),
+        # In safeguarding review the machine offers no concern_raised button: a further concern
+        # still has its page (it is kept and sent to the front door again).
+        "may_raise_concern": episode.state == State.SAFEGUARDING_REVIEW and bool(user.roles & CONCERN_RAISERS),
     }
 
 

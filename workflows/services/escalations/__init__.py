@@ -2,7 +2,19 @@
 writes the sweeps use), ``deciding`` (who may decide and what a decision does to the case) and
 ``digest`` (the managers' morning email). Callers import from here."""
 
-from workflows.services.escalations.deciding import EscalationClosed, escalation_decide, escalation_may_decide
+from workflows.services.escalations.deciding import (
+    CONSENT_DECISIONS,
+    FRONT_DOOR_DECISIONS,
+    NEEDS_REFERENCE,
+    EscalationChanged,
+    EscalationClosed,
+    decisions_for,
+    escalation_acknowledge_as,
+    escalation_decide,
+    escalation_may_act,
+    escalation_may_decide,
+    front_door_decide,
+)
 from workflows.services.escalations.digest import managers_digest_send
 from workflows.services.escalations.raising import (
     TEAM_QUEUE_ROLE,
@@ -17,15 +29,23 @@ from workflows.services.escalations.raising import (
     escalations_resolve_many,
     escalations_tell,
     escalations_with_episode,
+    tells_front_door,
 )
 
 __all__ = [
+    "CONSENT_DECISIONS",
+    "FRONT_DOOR_DECISIONS",
+    "NEEDS_REFERENCE",
     "TEAM_QUEUE_ROLE",
+    "EscalationChanged",
     "EscalationClosed",
+    "decisions_for",
     "escalation_acknowledge",
+    "escalation_acknowledge_as",
     "escalation_climb",
     "escalation_decide",
     "escalation_events_write",
+    "escalation_may_act",
     "escalation_may_decide",
     "escalation_raise",
     "escalation_resolve",
@@ -35,5 +55,7 @@ __all__ = [
     "escalations_resolve_many",
     "escalations_tell",
     "escalations_with_episode",
+    "front_door_decide",
     "managers_digest_send",
+    "tells_front_door",
 ]

@@ -64,24 +64,41 @@ def escalations_tell(
     return messages_enqueue_many(messages=_messages_for(escalations, recipients_of, occasion, details), as_of=as_of)
 
 
+FRONT_DOOR_TEMPLATE = "emails/escalation_front_door"
+
+
+def tells_front_door(occasion: str) -> bool:
+    """The occasions on which a safeguarding escalation goes to the front door's own inbox: when
+    it is raised, and each time a further concern is added to it (``concern:<id>``)."""
+    return occasion == "raised" or occasion.startswith("concern:")
+
+
 def _messages_for(
     escalations: Sequence[Escalation],
     recipients_of: Callable[[Escalation], Iterable[Recipient]],
     occasion: str,
     details: Mapping[int, str] | None = None,
 ) -> list[MessageSpec]:
-    """Who is told about each escalation, and what: people inside the product get an in-app
-    notification and an email; recipients outside it (the SEN inbox, an allocated social worker)
-    get the case reference and the summary only. One query finds the people holding each role.
+    """Who is told about each escalation, and what (DESIGN section 5, "Who is told").
+
+    - A safeguarding escalation emails the LA's front-door inbox (a team mailbox watched by the
+      duty rota) when it is raised and when a concern is added: the case reference and a link.
+    - A per-case push (in-app and email) goes to a named person only: the assigned officer who
+      owns the escalation. An escalation owned by a role or the team queue is not pushed to each
+      holder of the role: it shows on their "Escalations for you" list, in the queue and in the
+      digest, because alerts nobody in particular can act on teach people to ignore alerts.
+    - When a safeguarding escalation climbs, the named role's users are told as well: the
+      C-SPA manager or head of service must know at once that a concern is now theirs.
+    - Recipients outside the product (the SEN inbox, an allocated social worker) get the case
+      reference and the summary only.
     """
     wanted: dict[Escalation, tuple[Recipient, ...]] = {e: tuple(recipients_of(e)) for e in escalations}
+    climbing_safeguarding = occasion == "climbed"
     roles: set[str] = set()
-    for escalation, recipients in wanted.items():
-        for recipient in recipients:
-            if isinstance(recipient, Role):
-                roles.add(recipient.value)
-            elif recipient == Owner.ASSIGNED_OFFICER and not escalation.episode.assigned_officer_id:
-                roles.add(TEAM_QUEUE_ROLE.value)
+    if climbing_safeguarding:
+        for escalation, recipients in wanted.items():
+            if RULES[escalation.rule].safeguarding:
+                roles.update(r.value for r in recipients if isinstance(r, Role))
     people: dict[tuple[int, str], list[int]] = defaultdict(list)
     if roles:
         rows = (
@@ -98,17 +115,38 @@ def _messages_for(
     for escalation, recipients in wanted.items():
         episode = escalation.episode
         la = episode.local_authority
-        summary = RULES[escalation.rule].summary
+        rule = RULES[escalation.rule]
+        summary = rule.summary
         payload: dict[str, Any] = {
             "rule": escalation.rule,
             "summary": summary,
             "level": escalation.level,
             "episode_id": episode.pk,
+            "escalation_id": escalation.pk,
             "case_reference": episode.reference,
             "due_at": timezone.localtime(escalation.due_at, LONDON).isoformat() if escalation.due_at else None,
         }
         if details and details.get(episode.pk):
             payload["detail"] = details[episode.pk]
+        if rule.safeguarding and tells_front_door(occasion) and la.front_door_email:
+            specs.append(
+                MessageSpec(
+                    template=FRONT_DOOR_TEMPLATE,
+                    idempotency_key=f"escalation:{escalation.pk}:{occasion}:front_door",
+                    channel=Channel.EMAIL,
+                    recipient_email=la.front_door_email,
+                    local_authority_id=la.pk,
+                    payload={
+                        "rule": escalation.rule,
+                        "summary": summary,
+                        "episode_id": episode.pk,
+                        "escalation_id": escalation.pk,
+                        "case_reference": episode.reference,
+                        "front_door_name": la.front_door_short_name,
+                        "further_concern": occasion.startswith("concern:"),
+                    },
+                )
+            )
         for recipient in recipients:
             key = f"escalation:{escalation.pk}:{occasion}:{escalation.level}:{recipient}"
             if isinstance(recipient, External):
@@ -125,11 +163,13 @@ def _messages_for(
                         )
                     )
                 continue
-            if recipient == Owner.ASSIGNED_OFFICER and episode.assigned_officer_id:
-                person_ids = [episode.assigned_officer_id]
+            if recipient == Owner.ASSIGNED_OFFICER:
+                # The named owner; an unassigned case's escalation sits in the team queue instead.
+                person_ids = [episode.assigned_officer_id] if episode.assigned_officer_id else []
+            elif climbing_safeguarding and rule.safeguarding and isinstance(recipient, Role):
+                person_ids = people[(la.pk, recipient.value)]
             else:
-                role = TEAM_QUEUE_ROLE.value if recipient == Owner.ASSIGNED_OFFICER else str(recipient)
-                person_ids = people[(la.pk, role)]
+                person_ids = []
             for person_id in person_ids:
                 for channel in (Channel.IN_APP, Channel.EMAIL):
                     specs.append(
@@ -219,12 +259,16 @@ def escalation_climb(*, escalation_id: int, as_of: datetime) -> Escalation | Non
     return escalation
 
 
-def escalation_acknowledge(*, escalation: Escalation, actor: Any, as_of: datetime) -> Escalation:
+def escalation_acknowledge(*, escalation: Escalation, actor: Any, as_of: datetime, note: str = "") -> Escalation:
+    """Record that ``actor`` has the escalation in hand (idempotent). An acknowledged escalation
+    stays at its level until it is resolved: ``escalations_climb_due`` and ``escalation_climb``
+    skip it (DESIGN section 5). Users act through ``escalation_acknowledge_as``, which checks who
+    may and refuses a stale page."""
     if escalation.acknowledged_at is None:
         escalation.acknowledged_by = actor
         escalation.acknowledged_at = as_of
         escalation.save(update_fields=["acknowledged_by", "acknowledged_at"])
-        _event(escalation, "acknowledged", actor, as_of)
+        _event(escalation, "acknowledged", actor, as_of, note)
     return escalation
 
 
