@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ehe_register.models import Address, AddressKind, Child, LocalAuthority, Person, School, Sex, User
 from ehe_register.roles import Role
+from workflows.clocks import episodes_next_action_due_refresh
 from workflows.models import Episode
 from workflows.services.bulk import IntakeRecord, episodes_import
 from workflows.states import ClosureReason, Source, State
@@ -175,6 +176,7 @@ def make_episode(state: str, *, la: LocalAuthority | None = None, child: Child |
             **fields,
         )
         return Episode.objects.get(pk=episode.pk)
+    updates = {**_state_defaults(state), **fields}
     [episode] = episodes_import(
         records=[
             IntakeRecord(
@@ -183,12 +185,15 @@ def make_episode(state: str, *, la: LocalAuthority | None = None, child: Child |
                 state=state,
                 received_on=received_on,
                 source_detail="Test records",
+                # A date given here is the one the old system held: the import keeps it.
+                next_action_due=updates.pop("next_action_due", None),
             )
         ],
         source=Source.IMPORT,
         as_of=timezone.now(),
     )
-    updates = {**_state_defaults(state), **fields}
     if updates:
         Episode.objects.filter(pk=episode.pk).update(**updates)
+        # The clock reads the facts just written (a review date, a first contact, a service date).
+        episodes_next_action_due_refresh(episode_ids=[episode.pk], as_of=timezone.now())
     return Episode.objects.get(pk=episode.pk)
