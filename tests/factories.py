@@ -132,7 +132,7 @@ def _state_defaults(state: str) -> dict[str, Any]:
     verified = {"contacts_verified_at": now - timedelta(days=30)}
     return {
         State.SAFEGUARDING_REVIEW: {"resume_state": State.ADDRESS_VERIFICATION},
-        State.EDUCATION_ENQUIRY: {**verified, "next_action_due": today + timedelta(days=15)},
+        State.EDUCATION_ENQUIRY: verified,
         State.MONITORING: {**verified, "review_due_on": today + timedelta(days=365)},
         State.REVIEW_DUE: {**verified, "review_due_on": today + timedelta(days=20)},
         State.S437_NOTICE: {**verified, "s437_served_on": today, "s437_served_how": "Hand delivered"},

@@ -75,6 +75,33 @@ def episode_assign(
         return Episode.objects.get(pk=episode.pk)
 
 
+def episode_user_transition(
+    *,
+    episode_id: int,
+    transition: str,
+    actor: User,
+    expected_version: int | None,
+    reason: str = "",
+    as_of: datetime | None = None,
+    **arguments: Any,
+) -> Episode:
+    """A user's transition that has no service of its own (cannot locate, located, an order served
+    or revoked, a closure...): the transition, then the rules for the case, in one transaction."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        episode = episode_transition(
+            episode_id=episode_id,
+            transition=transition,
+            actor=actor,
+            expected_version=expected_version,
+            reason=reason,
+            as_of=as_of,
+            **arguments,
+        )
+        episode_rules_evaluate(episode_id=episode.pk, as_of=as_of)
+        return Episode.objects.get(pk=episode.pk)
+
+
 @dataclass(frozen=True)
 class ActivityInput:
     kind: str
