@@ -61,6 +61,7 @@ from ehe_register.models import (
 from ehe_register.roles import Role
 from ehe_register.validators import UPN_LETTERS, nhs_check_digit, upn_check_letter
 from ehe_register.working_days import add_working_days, at_local, is_working_day
+from workflows.clocks import episodes_next_action_due_refresh
 from workflows.models import Episode, Escalation
 from workflows.services.bulk import IntakeRecord, episodes_import
 from workflows.services.casework import consent_decide, cspa_decide
@@ -390,7 +391,6 @@ class _CaseSpec:
     state: str
     received_on: date
     assigned: bool = True
-    next_action_due: date | None = None
     review_due_on: date | None = None
     checks: list[_Check] = field(default_factory=list)
     contacts_verified_at: datetime | None = None
@@ -574,6 +574,9 @@ class _DemoCases:
                 "attendance_order_served_on",
             ],
         )
+        # The clocks read the facts just written (a first contact, a service date), as they would
+        # have at the events themselves: never a date written by hand.
+        episodes_next_action_due_refresh(episode_ids=[e.pk for e in self.episode_facts], as_of=self.now)
         self.notifications.sort(key=lambda n: n.submitted_at)
         for number, notification in enumerate(self.notifications, start=1):  # numbered in order of receipt
             notification.reference = f"DEMO-{self.demo.dfe_code}-{number:04d}"
@@ -854,7 +857,6 @@ class _DemoCases:
                     source_detail=DEMO_SOURCE_DETAIL,
                     assigned_officer_id=officer.pk if spec.assigned else None,
                     review_due_on=spec.review_due_on,
-                    next_action_due=spec.next_action_due,
                     reason_code=reason_code,
                 )
                 for child in family.children
@@ -905,12 +907,11 @@ class _DemoCases:
             return day if is_working_day(day) else _working_days_before(day, 1)
 
         if plan == "notified":
-            return _CaseSpec(State.NOTIFIED, _working_days_before(today, 1), assigned=False, next_action_due=today)
+            return _CaseSpec(State.NOTIFIED, _working_days_before(today, 1), assigned=False)
         if plan in ("address_verification", "address_verification_overdue"):
             overdue = plan.endswith("overdue")
             spec = _CaseSpec(State.ADDRESS_VERIFICATION, received(28, 50) if overdue else received(4, 12))
             spec.assigned = rng.random() < (0.7 if overdue else 0.5)
-            spec.next_action_due = add_working_days(spec.received_on, self.la.contacts_unverified_working_days)
             tried = min(spec.received_on + timedelta(days=3), today - timedelta(days=1))
             if overdue:
                 spec.checks.append(
@@ -921,8 +922,8 @@ class _DemoCases:
                         "No answer; voicemail left twice",
                     )
                 )
-                due = at_local(spec.next_action_due, time(9, 0))
-                spec.escalation = ("contacts_unverified", due)
+                unverified_by = add_working_days(spec.received_on, self.la.contacts_unverified_working_days)
+                spec.escalation = ("contacts_unverified", at_local(unverified_by, time(9, 0)))
             elif rng.random() < 0.5 and tried > spec.received_on:
                 spec.checks.append(
                     _Check(CheckMethod.FAMILY, CheckOutcome.CONFIRMED, self._moment(tried), "Spoke to mum")
@@ -931,9 +932,9 @@ class _DemoCases:
             return spec
         if plan in ("education_enquiry", "education_enquiry_overdue"):
             overdue = plan.endswith("overdue")
-            spec = _CaseSpec(State.EDUCATION_ENQUIRY, received(40, 100) if overdue else received(20, 70))
+            # The enquiry's clock: 20 working days from first contact (a few days after receipt).
+            spec = _CaseSpec(State.EDUCATION_ENQUIRY, received(50, 100) if overdue else received(10, 25))
             self._verify(spec, spec.received_on + timedelta(days=rng.randint(3, 12)))
-            spec.next_action_due = today - timedelta(days=rng.randint(2, 20)) if overdue else self._days_ago(-25, -3)
             return spec
         if plan == "monitoring":
             spec = _CaseSpec(State.MONITORING, received(90, 1100))
@@ -949,7 +950,6 @@ class _DemoCases:
                 spec.escalation = ("review_overdue", at_local(spec.review_due_on + timedelta(days=1), time(7, 0)))
             else:
                 spec.review_due_on = self._days_ago(-27, -1)
-            spec.next_action_due = spec.review_due_on
             return spec
         if plan == "missing_education":
             spec = _CaseSpec(State.MISSING_EDUCATION, received(40, 160), priority=Priority.HIGH)
@@ -968,14 +968,12 @@ class _DemoCases:
                     "No one at the address; a neighbour thinks the family moved away in the summer",
                 ),
             ]
-            spec.next_action_due = self._days_ago(-10, 10)
             return spec
         if plan == "s437_notice":
             spec = _CaseSpec(State.S437_NOTICE, received(200, 500), priority=Priority.HIGH)
             self._verify_and_recheck(spec)
             spec.s437_served_on = today - timedelta(days=rng.randint(3, 40))
             spec.s437_served_how = rng.choice(["Hand delivered by the EHE officer", "First class post and email"])
-            spec.next_action_due = spec.s437_served_on + timedelta(days=15)
             return spec
         if plan == "attendance_order":
             spec = _CaseSpec(State.ATTENDANCE_ORDER, received(300, 600), priority=Priority.HIGH)
@@ -983,7 +981,6 @@ class _DemoCases:
             spec.s437_served_on = today - timedelta(days=rng.randint(70, 120))
             spec.s437_served_how = "Hand delivered by the EHE officer"
             spec.attendance_order_served_on = spec.s437_served_on + timedelta(days=rng.randint(20, 35))
-            spec.next_action_due = self._days_ago(-25, -5)
             return spec
         if plan in ("closed", "closed_over_age"):
             spec = _CaseSpec(State.MONITORING, received(200, 1000) if plan == "closed" else received(700, 900))

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ehe_register.models import Address, AddressKind, Child, LocalAuthority, Person, School, Sex, User
 from ehe_register.roles import Role
+from workflows.clocks import episodes_next_action_due_refresh
 from workflows.models import Episode
 from workflows.services.bulk import IntakeRecord, episodes_import
 from workflows.states import ClosureReason, Source, State
@@ -131,7 +132,7 @@ def _state_defaults(state: str) -> dict[str, Any]:
     verified = {"contacts_verified_at": now - timedelta(days=30)}
     return {
         State.SAFEGUARDING_REVIEW: {"resume_state": State.ADDRESS_VERIFICATION},
-        State.EDUCATION_ENQUIRY: {**verified, "next_action_due": today + timedelta(days=15)},
+        State.EDUCATION_ENQUIRY: verified,
         State.MONITORING: {**verified, "review_due_on": today + timedelta(days=365)},
         State.REVIEW_DUE: {**verified, "review_due_on": today + timedelta(days=20)},
         State.S437_NOTICE: {**verified, "s437_served_on": today, "s437_served_how": "Hand delivered"},
@@ -175,6 +176,7 @@ def make_episode(state: str, *, la: LocalAuthority | None = None, child: Child |
             **fields,
         )
         return Episode.objects.get(pk=episode.pk)
+    updates = {**_state_defaults(state), **fields}
     [episode] = episodes_import(
         records=[
             IntakeRecord(
@@ -183,12 +185,15 @@ def make_episode(state: str, *, la: LocalAuthority | None = None, child: Child |
                 state=state,
                 received_on=received_on,
                 source_detail="Test records",
+                # A date given here is the one the old system held: the import keeps it.
+                next_action_due=updates.pop("next_action_due", None),
             )
         ],
         source=Source.IMPORT,
         as_of=timezone.now(),
     )
-    updates = {**_state_defaults(state), **fields}
     if updates:
         Episode.objects.filter(pk=episode.pk).update(**updates)
+        # The clock reads the facts just written (a review date, a first contact, a service date).
+        episodes_next_action_due_refresh(episode_ids=[episode.pk], as_of=timezone.now())
     return Episode.objects.get(pk=episode.pk)

@@ -138,6 +138,16 @@ RULES: dict[str, Rule] = {
                 Rung(Role.HEAD_OF_SERVICE, working_days(5)),
             ),
         ),
+        # The catch-all, after every other rule: a sweep raises it only where none of them holds the case.
+        Rule(
+            "next_action_overdue",
+            "The next action's due date has passed",
+            (
+                Rung(Owner.ASSIGNED_OFFICER, working_days(5)),
+                Rung(Role.EHE_MANAGER, working_days(5)),
+                Rung(Role.HEAD_OF_SERVICE, working_days(5)),
+            ),
+        ),
         Rule(
             "officer_absent",
             "The assigned officer is absent: the case has moved",

@@ -19,7 +19,11 @@ all the LAs at once, never a loop over episodes:
 - the ``officer_absent`` rule moves cases (``workflows.services.absence``).
 
 The same sweep, restricted to one episode (``episode_rules_evaluate``), is how the rules are
-evaluated at an event (a submission, an activity, a verification, a transition).
+evaluated at an event: every service that changes a case calls it once, at the end of its
+transaction, so there is one mechanism for the rules, not two.
+
+``next_action_overdue`` is the catch-all: any active case whose stored clock (``next_action_due``,
+kept true by ``workflows.clocks``) has run out, where no other rule holds an open escalation.
 
 Working-day rules change only on working days: "N working days after receipt" is reached at the
 start of the N-th working day, and a review date "has passed" from the start of the first working
@@ -39,11 +43,11 @@ from django.db import connection, transaction
 
 from ehe_register.models import LocalAuthority, SenStatus, SocialCareStatus
 from ehe_register.working_days import LONDON, add_working_days
+from workflows.clocks import episodes_next_action_due_refresh
 from workflows.escalation_rules import RULES
 from workflows.models import Episode
 from workflows.services.absence import absence_cover_apply
 from workflows.services.bulk import episodes_bulk_transition
-from workflows.services.casework import episode_concern_raised
 from workflows.services.escalations import (
     escalations_climb_due,
     escalations_raise_many,
@@ -92,6 +96,11 @@ _ENQUIRY_OVERDUE = (
     " AND (e.first_contact_at IS NULL OR (la.home_check_duty_commenced AND e.child_seen_at_home_at IS NULL))"
 )
 _REVIEW_OVERDUE = "e.state = ANY(%(review_states)s) AND e.review_due_on <= c.review_passed_by"
+# The catch-all: the case's clock (``workflows.clocks``) has run out, and no other rule holds an
+# open escalation on it. "Passed" as for a review date: from the first working day after it.
+_NEXT_ACTION_OVERDUE = """e.next_action_due <= c.review_passed_by AND NOT EXISTS (
+    SELECT 1 FROM workflows_escalation o
+    WHERE o.episode_id = e.id AND o.resolved_at IS NULL AND o.rule <> %(rule)s)"""
 
 SWEEPS: dict[str, RuleSweep] = {
     sweep.rule: sweep
@@ -156,6 +165,12 @@ SWEEPS: dict[str, RuleSweep] = {
             fires=_REVIEW_OVERDUE,
             holds=_REVIEW_OVERDUE,
             cleared="The review was held or its date moved",
+        ),
+        RuleSweep(
+            "next_action_overdue",
+            fires=_NEXT_ACTION_OVERDUE,
+            holds=_NEXT_ACTION_OVERDUE,
+            cleared="The next action's date moved on, or another rule holds the case",
         ),
         # Moves cases rather than matching a condition on the episode alone: see absence_cover_apply.
         RuleSweep("officer_absent", fires="false", holds=None),
@@ -347,6 +362,9 @@ def _rule_sweep(run: _Run, sweep: RuleSweep) -> None:
             return
         if sweep.rule == "concern_ticked":
             # Rare (the event raises it): do exactly what the event does, transition included.
+            # Imported here: the casework services evaluate the rules (this module) at every event.
+            from workflows.services.casework import episode_concern_raised
+
             for episode_id in found:
                 episode_concern_raised(episode_id=episode_id, as_of=run.as_of, note="Found by the sweep")
             run.add(sweep.rule, "raised", len(found))
@@ -435,9 +453,14 @@ def sweep_run(
 
 
 def episode_rules_evaluate(*, episode_id: int, as_of: datetime) -> dict[str, dict[str, int]]:
-    """Evaluate every rule for one episode now: call it after an event that may have changed what
-    the rules see (a submission, an activity, a verification, a transition). Raising is idempotent
-    and cleared conditions resolve, exactly as the periodic sweep would do a little later."""
+    """Evaluate every rule for one episode now: every service that changes a case calls it once,
+    at the end of its transaction (an intake, an activity, a verification, an assignment, a
+    decision). Raising is idempotent and cleared conditions resolve, exactly as the periodic sweep
+    would do a little later, so the services raise and resolve nothing that a rule decides.
+
+    The case's clock is recomputed first (``workflows.clocks``): an event that is not a
+    transition (a first contact, an assignment) can start or end one, and the rules read it."""
+    episodes_next_action_due_refresh(episode_ids=[episode_id], as_of=as_of)
     la_code = Episode.objects.filter(pk=episode_id).values_list("local_authority__dfe_code", flat=True).get()
     return sweep_run(as_of=as_of, la_code=la_code, episode_ids=[episode_id], climb=False)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db.models import Count, F, Model, Q
+from django.db.models import Count, Exists, F, Model, OuterRef, Q
 from django.utils import timezone
 
 from ehe_register.demo_data import DEMO_SOURCE_DETAIL, demo_logins, demo_seed
@@ -21,9 +21,12 @@ from ehe_register.models import (
 from ehe_register.roles import Role
 from ehe_register.services.reference_data import local_authorities_load
 from ehe_register.validators import validate_nhs_number, validate_postcode, validate_upn
+from ehe_register.working_days import LONDON
 from notifications.models import Message
+from workflows.clocks import next_action_due_for
 from workflows.models import Episode, Escalation, EscalationEvent, TransitionLog
 from workflows.states import ACTIVE_STATES, State
+from workflows.sweeps import _latest_start, sweep_run
 
 pytestmark = pytest.mark.django_db
 
@@ -162,3 +165,23 @@ def test_the_demo_logins_list_the_school_users(seeded: None) -> None:
 
 def test_demo_cases_are_marked_as_such(seeded: None) -> None:
     assert not Episode.objects.exclude(source_detail=DEMO_SOURCE_DETAIL).exists()
+
+
+def test_every_open_case_has_a_clock_and_every_clock_run_out_has_an_owner(seeded: None) -> None:
+    """The demo's clocks come from the clock table (nothing writes them by hand), and after one
+    sweep every case whose clock has run out is held by an open escalation of some rule."""
+    as_of = timezone.now()
+    sweep_run(as_of=as_of)
+    active = Episode.objects.filter(state__in=ACTIVE_STATES)
+    assert not active.filter(next_action_due__isnull=True).exists()
+    for episode in active:
+        assert episode.next_action_due == next_action_due_for(episode, as_of), episode.reference
+    # "Run out" as the rules count it: from the first working day after the due date. Notified
+    # cases are left to the risk check, which runs at intake; no rule sweeps them.
+    passed_by = _latest_start(as_of.astimezone(LONDON).date(), 1)
+    run_out = active.exclude(state=State.NOTIFIED).filter(next_action_due__lte=passed_by)
+    assert run_out.exists()
+    unowned = run_out.exclude(
+        Exists(Escalation.objects.filter(episode=OuterRef("pk"), resolved_at__isnull=True))
+    ).values_list("state", "next_action_due")
+    assert list(unowned) == []

@@ -125,7 +125,8 @@ def test_consent_queue_holds_cases_awaiting_consent(la: LocalAuthority, manager:
 def test_my_cases_are_by_next_action_due_with_overdue_first(la: LocalAuthority, officer: User) -> None:
     later = case(State.EDUCATION_ENQUIRY, la, assigned_officer=officer, next_action_due=TODAY + timedelta(days=20))
     soon = case(State.EDUCATION_ENQUIRY, la, assigned_officer=officer, next_action_due=TODAY + timedelta(days=2))
-    no_date = case(State.ADDRESS_VERIFICATION, la, assigned_officer=officer)
+    # Every active case has a clock; this one's (its review falling due) is a year off.
+    quiet = case(State.MONITORING, la, assigned_officer=officer, review_due_on=TODAY + timedelta(days=400))
     overdue = case(State.EDUCATION_ENQUIRY, la, assigned_officer=officer, next_action_due=TODAY - timedelta(days=1))
     # Overdue through an escalation past its due time, though its own next action is far off.
     escalated = case(State.MONITORING, la, assigned_officer=officer, next_action_due=TODAY + timedelta(days=40))
@@ -140,7 +141,7 @@ def test_my_cases_are_by_next_action_due_with_overdue_first(la: LocalAuthority, 
         escalated.reference,
         soon.reference,
         later.reference,
-        no_date.reference,
+        quiet.reference,
     ]
     assert html.count('class="govuk-tag app-tag--overdue">Overdue') == 2
 

@@ -63,10 +63,10 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
         "cspa_manager": make_user(Role.CSPA_MANAGER, la),
         "manager": make_user(Role.EHE_MANAGER, la),
         "head": make_user(Role.HEAD_OF_SERVICE, la),
-        "a": make_user(Role.EHE_OFFICER, la),  # given the new case on day 1, absent from day 3
+        "a": make_user(Role.EHE_OFFICER, la),  # given the new case on day 1, absent from day 3 to day 7
         "b": make_user(Role.EHE_OFFICER, la),  # nothing due: the least loaded
         "c": make_user(Role.EHE_OFFICER, la),  # nothing due, but off sick throughout
-        "d": make_user(Role.EHE_OFFICER, la),  # one case with its next action due
+        "d": make_user(Role.EHE_OFFICER, la),  # one case with its next action due on day 2
     }
     school = SchoolFactory(local_authority=la)
     submitter = make_user(Role.SCHOOL_USER, la)
@@ -83,11 +83,11 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
             first_contact_at=datetime(2025, 9, 3, 10, tzinfo=LONDON),
             contacts_verified_at=datetime(2026, 9, 1, 10, tzinfo=LONDON),
         )
-        make_episode(
+        third_child = make_episode(
             State.EDUCATION_ENQUIRY,
             la=la,
             assigned_officer=people["d"],
-            next_action_due=day(2),
+            next_action_due=day(2),  # the date the council's previous database held for it
             received_on=date(2026, 10, 1),
             first_contact_at=datetime(2026, 10, 2, 10, tzinfo=LONDON),
             contacts_verified_at=datetime(2026, 10, 15, 10, tzinfo=LONDON),
@@ -124,8 +124,6 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
                 expected_version=None,
                 as_of=timezone.now(),
             )
-            # The officer's plan: a verification visit by day 6 (no service sets this date yet).
-            Episode.objects.filter(pk=first["case"].pk).update(next_action_due=day(6))
 
         def officer_calls_the_parent() -> None:
             activity_record(
@@ -182,12 +180,16 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
 
     case = first["case"]
 
-    # Each sweep that did anything, and what it did.
+    # Each sweep that did anything, and what it did. The first case's clock (address verification:
+    # 10 working days from receipt, day 10) comes within 5 working days on day 5, when it moves
+    # from the absent officer; the third case's next action (day 2) has passed on day 3.
     assert seen == {
         at(1, 10, 0): {"concern_ticked": {"climbed": 1}},
-        at(3, 0, 15): {"officer_absent": {"raised": 1, "moved": 1}},
-        at(5, 0, 15): {"review_falls_due": {"moved": 1}},
+        at(3, 0, 15): {"next_action_overdue": {"raised": 1}},
+        at(5, 0, 15): {"officer_absent": {"raised": 1, "moved": 1}, "review_falls_due": {"moved": 1}},
+        at(8, 17, 0): {"next_action_overdue": {"climbed": 1}},
         at(10, 0, 15): {"contacts_unverified": {"raised": 1}},
+        at(13, 17, 0): {"next_action_overdue": {"climbed": 1}},
         at(20, 0, 15): {"cme_enquiry": {"raised": 1}},
         at(25, 17, 0): {"cme_enquiry": {"climbed": 1}},
         at(26, 0, 15): {"review_overdue": {"raised": 1}},
@@ -195,7 +197,8 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
 
     # Every escalation, exactly once, with its whole log.
     def label(escalation: Escalation) -> str:
-        return f"{'first' if escalation.episode_id == case.pk else 'second'}:{escalation.rule}"
+        name = {case.pk: "first", second_child.pk: "second", third_child.pk: "third"}[escalation.episode_id]
+        return f"{name}:{escalation.rule}"
 
     log = [
         (event.at, label(event.escalation), event.kind, event.level)
@@ -207,10 +210,13 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
         (at(1, 11, 0), "first:concern_ticked", "acknowledged", 2),
         (at(1, 11, 0), "first:concern_ticked", "decided", 2),
         (at(1, 11, 0), "first:concern_ticked", "resolved", 2),
-        (at(3, 0, 15), "first:officer_absent", "raised", 1),
-        (at(3, 0, 15), "first:officer_absent", "reassigned", 1),
+        (at(3, 0, 15), "third:next_action_overdue", "raised", 1),
+        (at(5, 0, 15), "first:officer_absent", "raised", 1),
+        (at(5, 0, 15), "first:officer_absent", "reassigned", 1),
+        (at(8, 17, 0), "third:next_action_overdue", "climbed", 2),
         (at(10, 0, 15), "first:contacts_unverified", "raised", 1),
         (at(11, 9, 30), "first:contacts_unverified", "acknowledged", 1),
+        (at(13, 17, 0), "third:next_action_overdue", "climbed", 3),
         (at(20, 0, 15), "first:cme_enquiry", "raised", 1),
         (at(25, 17, 0), "first:cme_enquiry", "climbed", 2),
         (at(26, 0, 15), "second:review_overdue", "raised", 1),
@@ -226,6 +232,7 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
         "first:contacts_unverified": (1, Role.EHE_MANAGER, None, True),
         "first:cme_enquiry": (2, Role.HEAD_OF_SERVICE, None, True),
         "second:review_overdue": (1, "", people["b"].pk, True),
+        "third:next_action_overdue": (3, Role.HEAD_OF_SERVICE, None, True),
     }
     concern = Escalation.objects.get(episode=case, rule="concern_ticked")
     assert (concern.due_at, concern.decision) == (at(2, 17, 0), "no_further_action")  # Monday 10:00 + 1 working day
@@ -254,6 +261,9 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
     assert told("cme_enquiry", "raised", 1) == set()
     assert told("cme_enquiry", "climbed", 2) == set()
     assert told("review_overdue", "raised", 1) == {people["b"].pk}
+    assert told("next_action_overdue", "raised", 1) == {people["d"].pk}
+    assert told("next_action_overdue", "climbed", 2) == {people["manager"].pk}
+    assert told("next_action_overdue", "climbed", 3) == {people["head"].pk}
 
     # Where the cases ended up: the first with officer B (A came back on day 8; nothing moved back).
     case = Episode.objects.get(pk=case.pk)
@@ -262,3 +272,8 @@ def test_thirty_working_days(la: LocalAuthority) -> None:
     assert second.state == State.REVIEW_DUE
     moved = TransitionLog.objects.filter(episode=second, transition="review_falls_due").get()
     assert moved.at == at(5, 0, 15)
+
+    # The clocks each event set, never written by hand: the first case is due when its contacts
+    # must be verified (10 working days from receipt); the second when its review is.
+    assert case.next_action_due == day(10)
+    assert second.next_action_due == day(25)

@@ -556,7 +556,10 @@ def test_two_people_acting_at_once_one_wins_and_the_other_is_told_who() -> None:
 
 def _open(la: LocalAuthority, *, social_care: str = SocialCareStatus.NONE, **facts: Any) -> Episode:
     child = ChildFactory(local_authority=la, social_care_status=social_care)
-    return episode_open(child=child, source=Source.SCHOOL, received_on=date(2026, 3, 2), as_of=timezone.now(), **facts)
+    # Received today: a notification received long ago would find its clocks already run out.
+    return episode_open(
+        child=child, source=Source.SCHOOL, received_on=timezone.localdate(), as_of=timezone.now(), **facts
+    )
 
 
 def _open_rules(episode: Episode) -> set[str]:
@@ -657,7 +660,7 @@ def test_a_previous_episode_closed_with_concerns_sends_the_new_one_to_the_front_
     child = ChildFactory(local_authority=la)
     make_episode(State.CLOSED, child=child, closed_with_concerns=True)
 
-    episode = episode_open(child=child, source=Source.PARENT, received_on=date(2026, 3, 2), as_of=timezone.now())
+    episode = episode_open(child=child, source=Source.PARENT, received_on=timezone.localdate(), as_of=timezone.now())
 
     after = Episode.objects.get(pk=episode.pk)
     assert (after.state, after.resume_state) == (State.SAFEGUARDING_REVIEW, State.ADDRESS_VERIFICATION)

@@ -213,7 +213,11 @@ def test_cme_enquiry_fires_at_2n_working_days_and_verification_resolves_both(clo
     counts = clock.sweep(london(2026, 12, 4, 11, 15))
 
     assert counts["contacts_unverified"]["resolved"] == counts["cme_enquiry"]["resolved"] == 1
-    assert not Escalation.objects.filter(episode=case, resolved_at__isnull=True).exists()
+    # Verified behind the service's back, the case still sits in address verification past its
+    # clock (10 working days from receipt): with nothing else holding it, the catch-all takes it.
+    assert {e.rule for e in Escalation.objects.filter(episode=case, resolved_at__isnull=True)} == {
+        "next_action_overdue"
+    }
     resolved = Escalation.objects.get(episode=case, rule="cme_enquiry")
     assert resolved.resolved_at == london(2026, 12, 4, 11, 15)
     assert resolved.resolved_by_name == "EHE register (automatic)"
@@ -628,6 +632,7 @@ LADDERS: dict[str, list[str]] = {
     "contacts_stale": ["officer", Role.EHE_MANAGER, Role.HEAD_OF_SERVICE],
     "enquiry_overdue": [Role.EHE_MANAGER, Role.HEAD_OF_SERVICE],
     "review_overdue": ["officer", Role.EHE_MANAGER, Role.HEAD_OF_SERVICE],
+    "next_action_overdue": ["officer", Role.EHE_MANAGER, Role.HEAD_OF_SERVICE],
 }
 
 
@@ -649,13 +654,18 @@ def test_the_sweep_climbs_each_rung_once_and_tells_each_new_owner(
     }
     # A case whose own condition keeps the escalation standing, so the sweep only climbs it.
     fields: dict[str, Any] = {"assigned_officer": officer, "received_on": date(2026, 10, 1)}
-    state = {"consent_required": State.AWAITING_CONSENT, "review_overdue": State.REVIEW_DUE}.get(
-        rule, State.ADDRESS_VERIFICATION
-    )
+    state = {
+        "consent_required": State.AWAITING_CONSENT,
+        "review_overdue": State.REVIEW_DUE,
+        "next_action_overdue": State.S437_NOTICE,
+    }.get(rule, State.ADDRESS_VERIFICATION)
     if rule == "review_overdue":
         fields["review_due_on"] = date(2026, 10, 30)
     if rule == "contacts_stale":
         fields["contacts_stale_at"] = london(2026, 10, 30, 9)
+    if rule == "next_action_overdue":  # the notice period ended on 16 October; nothing else holds the case
+        verified = london(2026, 10, 2, 9)
+        fields |= {"s437_served_on": date(2026, 10, 1), "contacts_verified_at": verified, "first_contact_at": verified}
     case = make_episode(state, la=la, **fields)
     escalation, _ = escalation_raise(episode=case, rule_name=rule, as_of=clock.at(london(2026, 11, 2, 9, 0)))
 

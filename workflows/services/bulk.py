@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django_fsm import State as ComputedTarget
 
 from workflows.actors import SYSTEM
+from workflows.clocks import episodes_next_action_due_refresh
 from workflows.models import Episode
 from workflows.states import Source, State
 
@@ -66,9 +67,12 @@ def episodes_bulk_transition(
         RETURNING episode_id
     """  # noqa: S608 - the only interpolation is Django's own compiled, parameterised subquery
     params = [*chosen_params, sources, target, as_of, target, transition, SYSTEM.display_name, reason, as_of]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return sorted(row[0] for row in cursor.fetchall())
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            moved = sorted(row[0] for row in cursor.fetchall())
+        episodes_next_action_due_refresh(episode_ids=moved, as_of=as_of)
+        return moved
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,9 @@ def episodes_import(
     """Create episodes for existing records through the ``imported`` transition, set-wise.
 
     The episodes are created in ``notified`` and moved by one statement that writes the same
-    TransitionLog rows as ``episode_transition(transition="imported")``.
+    TransitionLog rows as ``episode_transition(transition="imported")``. A record's own
+    ``next_action_due`` (the date its old system held) is kept, named in the transition's payload
+    as an explicit date is; otherwise the state's clock sets it (``workflows.clocks``).
     """
     if source not in (Source.IMPORT, Source.TRANSFER):
         raise ValueError("Only imports and transfers enter the register in a later state")
@@ -111,31 +117,36 @@ def episodes_import(
                     opened_at=as_of,
                     assigned_officer_id=r.assigned_officer_id,
                     review_due_on=r.review_due_on,
-                    next_action_due=r.next_action_due,
                     reason_code=r.reason_code,
                 )
                 for r in records
             ]
         )
-        targets: list[Any] = [[e.pk, r.state] for e, r in zip(episodes, records, strict=True)]
+        targets: list[Any] = [
+            [e.pk, r.state, r.next_action_due.isoformat() if r.next_action_due else None]
+            for e, r in zip(episodes, records, strict=True)
+        ]
         with connection.cursor() as cursor:
             cursor.execute(
                 """
                 WITH targets AS (
-                    SELECT (t->>0)::bigint AS id, t->>1 AS state FROM jsonb_array_elements(%s::jsonb) t
+                    SELECT (t->>0)::bigint AS id, t->>1 AS state, t->>2 AS next_action_due
+                    FROM jsonb_array_elements(%s::jsonb) t
                 ), moved AS (
                     UPDATE workflows_episode e
                     SET state = t.state, version = e.version + 1, last_changed_at = %s
                     FROM targets t WHERE e.id = t.id AND e.state = 'notified'
-                    RETURNING e.id, e.state
+                    RETURNING e.id, e.state, t.next_action_due
                 )
                 INSERT INTO workflows_transitionlog
                     (episode_id, from_state, to_state, transition, actor_id, actor_name, reason, payload, at)
-                SELECT id, 'notified', state, 'imported', NULL, %s, %s, jsonb_build_object('state', state), %s
+                SELECT id, 'notified', state, 'imported', NULL, %s, %s,
+                       jsonb_strip_nulls(jsonb_build_object('state', state, 'next_action_due', next_action_due)), %s
                 FROM moved
                 """,
                 [_json(targets), as_of, SYSTEM.display_name, reason, as_of],
             )
+        episodes_next_action_due_refresh(episode_ids=[e.pk for e in episodes], as_of=as_of)
     return list(Episode.objects.filter(pk__in=[e.pk for e in episodes]).order_by("pk"))
 
 

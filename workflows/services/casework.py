@@ -1,8 +1,11 @@
 """What officers, the front door and managers do to a case, one service per action.
 
 Each service runs in one transaction, locks the episode and checks the version the user saw
-(``StaleVersion`` names who changed it and when), and writes the escalation changes and messages
-its action implies. Views call these; these call the transitions.
+(``StaleVersion`` names who changed it and when), and ends by evaluating the escalation rules for
+the case (``episode_rules_evaluate``: the periodic sweep restricted to it, which also recomputes the
+case's clock), so what a rule decides is raised and resolved in one place. A service itself writes
+only what is a decision or an event rather than a rule: the front door's and the consent
+decisions, a concern raised. Views call these; these call the transitions.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from workflows.services.intake import episode_risk_check
 from workflows.services.transitions import episode_lock, episode_touch, episode_transition
 from workflows.services.verification import contacts_mark_stale, contacts_verification_refresh
 from workflows.states import State
+from workflows.sweeps import episode_rules_evaluate
 
 CASEWORKERS = frozenset({Role.EHE_OFFICER, Role.EHE_MANAGER})
 
@@ -85,6 +89,34 @@ def episode_assign(
         episode_touch(episode, actor, as_of)
         holder = officer.display_name if officer else "the team queue"
         escalations_follow_assignment([episode.pk], as_of, {episode.pk: f"Case assigned to {holder}"}, actor)
+        episode_rules_evaluate(episode_id=episode.pk, as_of=as_of)
+        return Episode.objects.get(pk=episode.pk)
+
+
+def episode_user_transition(
+    *,
+    episode_id: int,
+    transition: str,
+    actor: User,
+    expected_version: int | None,
+    reason: str = "",
+    as_of: datetime | None = None,
+    **arguments: Any,
+) -> Episode:
+    """A user's transition that has no service of its own (cannot locate, located, an order served
+    or revoked, a closure...): the transition, then the rules for the case, in one transaction."""
+    as_of = as_of or timezone.now()
+    with transaction.atomic():
+        episode = episode_transition(
+            episode_id=episode_id,
+            transition=transition,
+            actor=actor,
+            expected_version=expected_version,
+            reason=reason,
+            as_of=as_of,
+            **arguments,
+        )
+        episode_rules_evaluate(episode_id=episode.pk, as_of=as_of)
         return Episode.objects.get(pk=episode.pk)
 
 
@@ -135,12 +167,6 @@ def activity_record(
         if updates:
             Episode.objects.filter(pk=episode.pk).update(**updates)
         episode_touch(episode, actor, as_of)
-        if "first_contact_at" in updates and (
-            not episode.local_authority.home_check_duty_commenced
-            or episode.child_seen_at_home_at
-            or "child_seen_at_home_at" in updates
-        ):
-            escalation_resolve(episode=episode, rule_name="enquiry_overdue", as_of=as_of, actor=actor)
         if data.outcome in ActivityOutcome.failed_contact():
             contacts_mark_stale(episode_id=episode.pk, as_of=as_of, reason=activity.get_outcome_display())
         if data.safeguarding_concern:
@@ -152,6 +178,7 @@ def activity_record(
                 source=ConcernSource.ACTIVITY,
                 author=actor,
             )
+        episode_rules_evaluate(episode_id=episode.pk, as_of=as_of)  # first contact: enquiry_overdue, the clock
         return activity
 
 
@@ -214,6 +241,7 @@ def address_check_record(
         )
         episode_touch(episode, actor, as_of)
         contacts_verification_refresh(episode_id=episode.pk, as_of=as_of, actor=actor)
+        episode_rules_evaluate(episode_id=episode.pk, as_of=as_of)
         return check
 
 
@@ -288,6 +316,7 @@ def consent_decide(
                         },
                         as_of=as_of,
                     )
+        episode_rules_evaluate(episode_id=episode.pk, as_of=as_of)
         return episode
 
 
@@ -343,8 +372,7 @@ def review_record(
             notes=notes,
             recorded_by=actor,
         )
-        if outcome == ReviewOutcome.SUITABLE:
-            escalation_resolve(episode=episode, rule_name="review_overdue", as_of=as_of, actor=actor)
+        episode_rules_evaluate(episode_id=episode.pk, as_of=as_of)  # review_overdue resolves once held
         return episode
 
 
@@ -428,6 +456,7 @@ def episode_concern_raised(
                 escalations_tell(
                     escalations_with_episode([escalation.pk]), lambda _: (), as_of, f"concern:{concern.pk}"
                 )
+        episode_rules_evaluate(episode_id=episode_id, as_of=as_of)
         return episode
 
 

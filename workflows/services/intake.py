@@ -7,12 +7,13 @@ from typing import Any
 
 from django.db import transaction
 
-from ehe_register.models import Child, School, SenStatus
+from ehe_register.models import Child, School
 from workflows.actors import SYSTEM
 from workflows.models import Episode
 from workflows.services.escalations import escalation_raise
 from workflows.services.transitions import episode_transition
-from workflows.states import Source, State
+from workflows.states import Source
+from workflows.sweeps import episode_rules_evaluate
 
 
 def episode_open(
@@ -52,7 +53,11 @@ def episode_open(
 
 def episode_risk_check(*, episode_id: int, as_of: datetime, actor: Any = SYSTEM) -> Episode:
     """Send a notified episode to the front door, the consent decision or address verification,
-    and raise the escalations its facts call for, with their messages, in the same transaction."""
+    and raise the escalations its facts call for, with their messages, in the same transaction.
+
+    The safeguarding escalations are raised here, as events of the intake; the rest
+    (``consent_required``, ``sen_notify``, and any clock already run out for a late notification)
+    by the rules, evaluated for the case at the end."""
     with transaction.atomic():
         episode = Episode.objects.select_related("child", "local_authority").get(pk=episode_id)
         reasons = episode.safeguarding_triggers()
@@ -68,8 +73,5 @@ def episode_risk_check(*, episode_id: int, as_of: datetime, actor: Any = SYSTEM)
             escalation_raise(episode=episode, rule_name="concern_ticked", as_of=as_of)
         if "social_care_known" in reasons or "previous_episode_closed_with_concerns" in reasons:
             escalation_raise(episode=episode, rule_name="social_care_known", as_of=as_of)
-        if episode.state == State.AWAITING_CONSENT:
-            escalation_raise(episode=episode, rule_name="consent_required", as_of=as_of)
-        if episode.child.sen_status == SenStatus.EHCP:
-            escalation_raise(episode=episode, rule_name="sen_notify", as_of=as_of)
-        return episode
+        episode_rules_evaluate(episode_id=episode_id, as_of=as_of)
+        return Episode.objects.select_related("child", "local_authority").get(pk=episode_id)

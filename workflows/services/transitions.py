@@ -18,6 +18,7 @@ from django_fsm import can_proceed
 
 from ehe_register.models import User
 from workflows.actors import SYSTEM, actor_name, is_system
+from workflows.clocks import episodes_next_action_due_refresh
 from workflows.models import Episode, TransitionLog
 
 
@@ -79,6 +80,9 @@ def episode_transition(
 ) -> Episode:
     """Run one named transition as ``actor``. User actions pass the version they saw.
 
+    Every transition starts or ends a clock, so the case's ``next_action_due`` is recomputed
+    (``workflows.clocks``) once its TransitionLog row is written.
+
     Raises StaleVersion, TransitionRefused or PermissionDenied; on any error nothing is written.
     """
     if transition not in transition_names():
@@ -110,6 +114,7 @@ def episode_transition(
             payload=_jsonable({**arguments, **(payload or {})}),
             at=as_of,
         )
+        episode.next_action_due = episodes_next_action_due_refresh(episode_ids=[episode.pk], as_of=as_of)[episode.pk]
     return episode
 
 

@@ -17,9 +17,9 @@ from django.db.models import TextChoices
 from ehe_register.models import AddressCheck, CheckMethod, CheckOutcome
 from workflows.actors import SYSTEM
 from workflows.models import Episode
-from workflows.services.escalations import escalation_raise, escalation_resolve
 from workflows.services.transitions import episode_transition
 from workflows.states import State
+from workflows.sweeps import episode_rules_evaluate
 
 CONFIRMING = (CheckOutcome.CONFIRMED, CheckOutcome.CHANGED)
 ALWAYS_INDEPENDENT = (CheckMethod.HOME_VISIT, CheckMethod.OTHER_AGENCY)
@@ -62,8 +62,9 @@ def verification_time(episode: Episode) -> datetime | None:
 
 
 def contacts_verification_refresh(*, episode_id: int, as_of: datetime, actor: Any = SYSTEM) -> Episode:
-    """Record verification when the checks allow it, resolve the escalations it answers, and move a
-    case waiting in address verification on to the education enquiry."""
+    """Record verification when the checks allow it and move a case waiting in address
+    verification on to the education enquiry; the rules then resolve the escalations it answers
+    (``contacts_unverified``, ``cme_enquiry``, ``contacts_stale``)."""
     with transaction.atomic():
         episode = Episode.objects.select_for_update(of=("self",)).get(pk=episode_id)
         if contacts_status(episode) == ContactsStatus.VERIFIED:
@@ -73,21 +74,19 @@ def contacts_verification_refresh(*, episode_id: int, as_of: datetime, actor: An
             return episode
         Episode.objects.filter(pk=episode.pk).update(contacts_verified_at=verified_at, contacts_stale_at=None)
         episode = Episode.objects.get(pk=episode.pk)
-        for rule in ("contacts_unverified", "cme_enquiry", "contacts_stale"):
-            escalation_resolve(
-                episode=episode, rule_name=rule, as_of=as_of, actor=actor, note="Contact details verified"
-            )
         if episode.state == State.ADDRESS_VERIFICATION:
             episode = episode_transition(
                 episode_id=episode.pk, transition="contacts_verified", actor=SYSTEM, expected_version=None, as_of=as_of
             )
-        return episode
+        episode_rules_evaluate(episode_id=episode.pk, as_of=as_of)
+        return Episode.objects.get(pk=episode.pk)
 
 
 def contacts_mark_stale(*, episode_id: int, as_of: datetime, reason: str) -> Episode:
     """A failed contact (returned letter, no one at the address, number unobtainable): the details
     are stale now. Cases in monitoring, review or enquiry go back to address verification; cases
-    waiting on a decision or a statutory clock stay put, and the escalation is raised either way."""
+    waiting on a decision or a statutory clock stay put, and the rules raise ``contacts_stale``
+    either way."""
     with transaction.atomic():
         episode = Episode.objects.select_for_update(of=("self",)).get(pk=episode_id)
         if episode.contacts_stale_at is None:
@@ -102,6 +101,5 @@ def contacts_mark_stale(*, episode_id: int, as_of: datetime, reason: str) -> Epi
                 reason=reason,
                 as_of=as_of,
             )
-        if episode.is_active:
-            escalation_raise(episode=episode, rule_name="contacts_stale", as_of=as_of, note=reason)
-        return episode
+        episode_rules_evaluate(episode_id=episode.pk, as_of=as_of)
+        return Episode.objects.get(pk=episode.pk)

@@ -44,10 +44,11 @@ from workflows.services.casework import (
     cspa_decide,
     episode_concern_raised,
     episode_reopen,
+    episode_user_transition,
     review_record,
 )
 from workflows.services.school_requests import school_contact_request_send
-from workflows.services.transitions import StaleVersion, TransitionRefused, episode_transition
+from workflows.services.transitions import StaleVersion, TransitionRefused
 from workflows.services.verification import ContactsStatus, contacts_status
 from workflows.states import State
 
@@ -234,10 +235,10 @@ class TransitionPage:
 
 
 def _by_transition(name: str) -> Runner:
-    """A transition with no service of its own: ``episode_transition`` with the form's arguments."""
+    """A transition with no service of its own: ``episode_user_transition`` with the form's arguments."""
 
     def run(episode: Episode, user: User, form: Any) -> Episode:
-        return episode_transition(
+        return episode_user_transition(
             episode_id=episode.pk,
             transition=name,
             actor=user,

@@ -26,7 +26,6 @@ from workflows.services.escalations.raising import (
     TEAM_QUEUE_ROLE,
     _event,
     escalation_acknowledge,
-    escalation_raise,
     escalation_resolve,
 )
 from workflows.services.transitions import episode_lock, episode_touch, episode_transition
@@ -207,10 +206,13 @@ def front_door_decide(
                 as_of=as_of,
                 payload={"decision": decision, "reference": reference},
             )
-            if episode.state == State.AWAITING_CONSENT:
-                escalation_raise(episode=episode, rule_name="consent_required", as_of=as_of)
         else:
             episode_touch(episode, actor, as_of)
+        # The rules at the event, by the sweep's own code: consent_required when the case now waits
+        # for consent, and the case's new clock. (The sweep imports these services: imported here.)
+        from workflows.sweeps import episode_rules_evaluate
+
+        episode_rules_evaluate(episode_id=episode.pk, as_of=as_of)
         return episode
 
 
