@@ -258,3 +258,71 @@ def test_episode_queue_rows_are_not_read_past_the_page(la: LocalAuthority, offic
     assert all("OFFSET" not in sql for sql in episode_selects)
     assert any(f"LIMIT {selectors.PER_PAGE + 1}" in sql for sql in episode_selects)
     assert Episode.objects.count() == 30
+
+
+# --- The indexes answer the queries they were made for ------------------------------------------
+
+
+def _plan(queryset: Any) -> str:
+    """The plan with sequential scans priced out, so that a usable index is always chosen."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    return str(queryset.explain())
+
+
+def test_parent_matching_reads_the_phone_and_email_indexes(la: LocalAuthority) -> None:
+    from django.db.models import Q
+
+    from ehe_register.models import Person
+    from ehe_register.services.children import _digits, _phone_forms
+
+    Person.objects.bulk_create(
+        Person(
+            local_authority=la,
+            first_name="Anne",
+            last_name=f"Parent{n}",
+            emergency_phone=f"07700 9{n:05d}",
+            other_phone=f"01632 9{n:05d}",
+            email=f"parent{n}@example.org",
+        )
+        for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE ehe_register_person")
+    phones = _phone_forms("07700 900982")
+    people = (
+        Person.objects.filter(local_authority_id=la.pk)
+        .annotate(a=_digits("emergency_phone"), b=_digits("other_phone"))
+        .filter(Q(a__in=phones) | Q(b__in=phones) | Q(email__iexact="anne@example.org"))
+    )
+    plan = _plan(people)
+    for index in ("person_la_phone", "person_la_other_phone", "person_la_email"):
+        assert index in plan
+
+
+def test_the_case_timeline_finds_messages_by_index(la: LocalAuthority) -> None:
+    from django.db.models import Q
+
+    from notifications.models import Message
+
+    found = Message.objects.filter(Q(payload__episode_id=12) | Q(payload__case_reference="EHE-936-C000012"))
+    plan = _plan(found)
+    assert "message_episode" in plan
+    assert "message_case_reference" in plan
+
+
+@pytest.mark.parametrize(
+    ("slug", "index"),
+    [
+        ("new", "episode_queue_unassigned"),
+        ("team", "episode_queue_unassigned"),
+        ("consent", "episode_queue_consent"),
+        ("verification", "episode_queue_verification"),
+        ("reviews", "episode_queue_reviews"),
+        ("mine", "episode_queue_mine"),
+    ],
+)
+def test_each_queue_reads_its_partial_index(la: LocalAuthority, officer: User, slug: str, index: str) -> None:
+    viewer = _viewer(slug, la, officer)
+    condition = selectors.queue_condition(slug, viewer, TODAY, timezone.now())
+    assert index in _plan(selectors.episodes_for(viewer).filter(condition).values("pk")[:26])
