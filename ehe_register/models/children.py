@@ -191,7 +191,10 @@ class Address(models.Model):
             models.Index(fields=["local_authority", "postcode"]),
             # Matching looks for current addresses by postcode ignoring case (``postcode__iexact``).
             models.Index(
-                F("local_authority"), Upper("postcode"), condition=models.Q(kind="current"), name="address_la_postcode_ci"
+                F("local_authority"),
+                Upper("postcode"),
+                condition=models.Q(kind="current"),
+                name="address_la_postcode_ci",
             ),
         ]
 
