@@ -4,7 +4,10 @@ Every queue is built on :func:`episodes_for`, so a queue can never show
 another LA's case. A queue page runs the same handful of queries however many cases there are:
 the rows carry what the list shows through ``select_related``, one ``Prefetch`` of current
 addresses and annotations (overdue, the oldest safeguarding due time), and the counts on the
-tabs come from one aggregate query over all the episode queues (plus one for likely matches).
+tabs come from one query of capped subqueries, one per episode queue (plus one for likely matches).
+A page and its counts read about the same rows however large the LA: keyset pages (``QUEUE_KEYS``,
+:func:`keyset_page`), counts that stop at ``COUNT_CAP`` + 1, and a partial index per queue
+(``Episode.Meta.indexes``).
 
 - ``safeguarding``: cases in safeguarding review or with an open ``concern_ticked`` /
   ``social_care_known`` escalation, the oldest due first (the front door's queue).
@@ -313,7 +316,8 @@ def queue_counts(user: Any, *, today: date, now: datetime | None = None) -> dict
     slugs = [queue.slug for queue in queues if queue.slug != MATCHES]
     counts: dict[str, CappedCount] = {}
     if slugs:
-        parts, params = [], []
+        parts: list[str] = []
+        params: list[Any] = []
         for slug in slugs:
             capped = episodes_for(user).filter(queue_condition(slug, user, today, now)).order_by().values("pk")
             sql, part_params = capped[: COUNT_CAP + 1].query.sql_with_params()
