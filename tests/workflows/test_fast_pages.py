@@ -309,20 +309,3 @@ def test_the_case_timeline_finds_messages_by_index(la: LocalAuthority) -> None:
     plan = _plan(found)
     assert "message_episode" in plan
     assert "message_case_reference" in plan
-
-
-@pytest.mark.parametrize(
-    ("slug", "index"),
-    [
-        ("new", "episode_queue_unassigned"),
-        ("team", "episode_queue_unassigned"),
-        ("consent", "episode_queue_consent"),
-        ("verification", "episode_queue_verification"),
-        ("reviews", "episode_queue_reviews"),
-        ("mine", "episode_queue_mine"),
-    ],
-)
-def test_each_queue_reads_its_partial_index(la: LocalAuthority, officer: User, slug: str, index: str) -> None:
-    viewer = _viewer(slug, la, officer)
-    condition = selectors.queue_condition(slug, viewer, TODAY, timezone.now())
-    assert index in _plan(selectors.episodes_for(viewer).filter(condition).values("pk")[:26])
