@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.json import KeyTransform
 
 
 class Channel(models.TextChoices):
@@ -50,6 +51,10 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="message_due"),
             models.Index(fields=["recipient_user", "channel", "read_at"]),
+            # The case page's timeline finds a case's messages by these payload keys: without
+            # the indexes it read every message of every LA.
+            models.Index(KeyTransform("episode_id", "payload"), name="message_episode"),
+            models.Index(KeyTransform("case_reference", "payload"), name="message_case_reference"),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from ehe_register.forms.fields import YES, YES_NO, LimitedCharField, WholeNumberField, ascii_int
-from ehe_register.forms_rendering import GovukDateField, GovukDateWidget
+from ehe_register.forms_rendering import GovukDateField, GovukDateWidget, Select
 from ehe_register.models import (
     AbsenceKind,
     Relationship,
@@ -91,11 +91,15 @@ class QueueFilterForm(forms.Form):
         help_text="A name, UPN, postcode, or case or notification reference",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "type": "search"}),
     )
-    state = forms.ChoiceField(label="State", required=False)
+    state = forms.ChoiceField(label="State", required=False, widget=Select)
     school = forms.ModelChoiceField(
-        label="School that notified", required=False, queryset=School.objects.none(), empty_label="Any school"
+        label="School that notified",
+        required=False,
+        queryset=School.objects.none(),
+        empty_label="Any school",
+        widget=Select,
     )
-    officer = forms.ChoiceField(label="Officer", required=False)
+    officer = forms.ChoiceField(label="Officer", required=False, widget=Select)
     priority = forms.TypedChoiceField(
         label="Priority",
         required=False,
@@ -147,6 +151,7 @@ class BulkAssignForm(forms.Form):
         queryset=User.objects.none(),
         required=False,
         empty_label="Nobody: the team queue",
+        widget=Select,
     )
     queue = forms.CharField(widget=forms.HiddenInput, required=False)
 
@@ -194,6 +199,7 @@ class AssignForm(forms.Form):
         queryset=User.objects.none(),
         required=False,
         empty_label="Nobody: the team queue",
+        widget=Select,
     )
     version = WholeNumberField(widget=forms.HiddenInput, error_messages=RELOAD_MESSAGES)
 

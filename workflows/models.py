@@ -162,6 +162,38 @@ class Episode(models.Model):
             models.Index(fields=["local_authority", "state"]),
             models.Index(fields=["assigned_officer", "next_action_due"]),
             models.Index(fields=["state", "review_due_on"]),
+            # One partial index per queue (``workflows.selectors.queue_condition``), in the queue's
+            # order, so that a page and a capped count read the queue's own rows, not the LA's.
+            models.Index(
+                fields=["local_authority", "received_on", "id"],
+                condition=models.Q(state__in=ACTIVE_STATES, assigned_officer__isnull=True),
+                name="episode_queue_unassigned",
+            ),
+            models.Index(
+                fields=["local_authority", "received_on", "id"],
+                condition=models.Q(state=State.AWAITING_CONSENT),
+                name="episode_queue_consent",
+            ),
+            models.Index(
+                fields=["local_authority", "received_on", "id"],
+                condition=models.Q(state=State.ADDRESS_VERIFICATION),
+                name="episode_queue_verification",
+            ),
+            models.Index(
+                fields=["local_authority", "received_on", "id"],
+                condition=models.Q(state=State.SAFEGUARDING_REVIEW),
+                name="episode_queue_safeguarding",
+            ),
+            models.Index(
+                fields=["local_authority", "review_due_on", "id"],
+                condition=models.Q(state__in=[State.REVIEW_DUE, State.MONITORING]),
+                name="episode_queue_reviews",
+            ),
+            models.Index(
+                fields=["assigned_officer", "next_action_due", "received_on", "id"],
+                condition=models.Q(state__in=ACTIVE_STATES),
+                name="episode_queue_mine",
+            ),
         ]
         permissions = []
 

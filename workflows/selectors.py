@@ -4,7 +4,10 @@ Every queue is built on :func:`episodes_for`, so a queue can never show
 another LA's case. A queue page runs the same handful of queries however many cases there are:
 the rows carry what the list shows through ``select_related``, one ``Prefetch`` of current
 addresses and annotations (overdue, the oldest safeguarding due time), and the counts on the
-tabs come from one aggregate query over all the episode queues (plus one for likely matches).
+tabs come from one query of capped subqueries, one per episode queue (plus one for likely matches).
+A page and its counts read about the same rows however large the LA: keyset pages (``QUEUE_KEYS``,
+:func:`keyset_page`), counts that stop at ``COUNT_CAP`` + 1, and a partial index per queue
+(``Episode.Meta.indexes``).
 
 - ``safeguarding``: cases in safeguarding review or with an open ``concern_ticked`` /
   ``social_care_known`` escalation, the oldest due first (the front door's queue).
@@ -29,9 +32,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
 from django.db.models import (
     Case,
-    Count,
     Exists,
     F,
     OuterRef,
@@ -216,19 +219,43 @@ def queue_condition(slug: str, user: Any, today: date, now: datetime | None = No
     return conditions[slug]()
 
 
+@dataclass(frozen=True)
+class SortKey:
+    """One column of a queue's order: a field or a row annotation (``is_overdue``,
+    ``safeguarding_due``), its kind (for the "Next page" link's value), and its direction."""
+
+    name: str
+    kind: str  # "bool", "date", "datetime" or "int"
+    descending: bool = False
+    nulls_last: bool = False
+
+    def order_by(self) -> Any:
+        if self.nulls_last:
+            return F(self.name).asc(nulls_last=True)
+        return f"-{self.name}" if self.descending else self.name
+
+
+_OVERDUE_FIRST = SortKey("is_overdue", "bool", descending=True)
+_NEXT_ACTION = SortKey("next_action_due", "date", nulls_last=True)
+_RECEIVED = SortKey("received_on", "date")
+_PK = SortKey("pk", "int")
+
+# Each queue's order, ending with the primary key so that the order is total: a "Next page" link
+# carries the last row's values of these keys (keyset pagination), never an offset.
+QUEUE_KEYS: dict[str, tuple[SortKey, ...]] = {
+    "safeguarding": (SortKey("safeguarding_due", "datetime", nulls_last=True), _RECEIVED, _PK),
+    "new": (_RECEIVED, _PK),
+    "consent": (_RECEIVED, _PK),
+    "mine": (_OVERDUE_FIRST, _NEXT_ACTION, _RECEIVED, _PK),
+    "verification": (_OVERDUE_FIRST, _RECEIVED, _PK),
+    "reviews": (SortKey("review_due_on", "date", nulls_last=True), _PK),
+    "team": (_OVERDUE_FIRST, _NEXT_ACTION, _RECEIVED, _PK),
+    "overdue": (_NEXT_ACTION, _RECEIVED, _PK),
+}
+
+
 def _ordering(slug: str) -> list[Any]:
-    due = F("next_action_due").asc(nulls_last=True)
-    orderings: dict[str, list[Any]] = {
-        "safeguarding": [F("safeguarding_due").asc(nulls_last=True), "received_on", "pk"],
-        "new": ["received_on", "pk"],
-        "consent": ["received_on", "pk"],
-        "mine": ["-is_overdue", due, "received_on", "pk"],
-        "verification": ["-is_overdue", "received_on", "pk"],
-        "reviews": [F("review_due_on").asc(nulls_last=True), "pk"],
-        "team": ["-is_overdue", due, "received_on", "pk"],
-        "overdue": [due, "received_on", "pk"],
-    }
-    return orderings[slug]
+    return [key.order_by() for key in QUEUE_KEYS[slug]]
 
 
 def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime) -> QuerySet[Episode]:
@@ -261,19 +288,138 @@ def queue_episodes(slug: str, user: Any, *, today: date, now: datetime) -> Query
     return _with_row_facts(episodes, today, now).order_by(*_ordering(slug))
 
 
-def queue_counts(user: Any, *, today: date, now: datetime | None = None) -> dict[str, int]:
-    """How many items each of the user's queues holds: one query for the case queues, one for matches."""
+COUNT_CAP = 1000
+
+
+class CappedCount(int):
+    """A count that stopped at :data:`COUNT_CAP` + 1: it reads "more than 1,000" rather than a
+    figure that would need every matching case of the LA counted."""
+
+    @property
+    def capped(self) -> bool:
+        return self > COUNT_CAP
+
+    def __str__(self) -> str:
+        return f"more than {COUNT_CAP:,}" if self.capped else super().__str__()
+
+
+def capped_count(queryset: QuerySet[Any]) -> CappedCount:
+    """How many rows, reading at most :data:`COUNT_CAP` + 1 of them."""
+    return CappedCount(queryset.order_by().values("pk")[: COUNT_CAP + 1].count())
+
+
+def queue_counts(user: Any, *, today: date, now: datetime | None = None) -> dict[str, CappedCount]:
+    """How many items each of the user's queues holds, each count capped at :data:`COUNT_CAP` + 1
+    rows so that it never reads the whole LA: one query for the case queues (one capped subquery
+    each, answered by the queue's partial index), one for matches."""
     queues = queues_for(user)
     now = now or timezone.now()
-    aggregates = {
-        queue.slug: Count("pk", filter=queue_condition(queue.slug, user, today, now))
-        for queue in queues
-        if queue.slug != MATCHES
-    }
-    counts: dict[str, int] = episodes_for(user).aggregate(**aggregates) if aggregates else {}
+    slugs = [queue.slug for queue in queues if queue.slug != MATCHES]
+    counts: dict[str, CappedCount] = {}
+    if slugs:
+        parts: list[str] = []
+        params: list[Any] = []
+        for slug in slugs:
+            capped = episodes_for(user).filter(queue_condition(slug, user, today, now)).order_by().values("pk")
+            sql, part_params = capped[: COUNT_CAP + 1].query.sql_with_params()
+            # Django compiled this SQL; the values travel as parameters.
+            parts.append(f"(SELECT count(*) FROM ({sql}) AS capped)")  # noqa: S608
+            params.extend(part_params)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(parts), params)
+            row = cursor.fetchone()
+        counts = {slug: CappedCount(value) for slug, value in zip(slugs, row or (), strict=True)}
     if any(queue.slug == MATCHES for queue in queues):
-        counts[MATCHES] = open_matches_for(user).count()
+        counts[MATCHES] = capped_count(open_matches_for(user))
     return counts
+
+
+# ----------------------------------------------------------------------------------------------
+# Keyset pages: a page starts after the previous page's last row, found through the sort keys
+# (and an index), never by counting past every earlier row with OFFSET.
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    rows: list[Any]
+    next_after: str  # the "after" value of the next page's link; "" on the last page
+    first: bool
+
+
+def _encode(key: SortKey, value: Any) -> str:
+    if value is None:
+        return ""
+    if key.kind == "bool":
+        return "1" if value else "0"
+    if key.kind in ("date", "datetime"):
+        return str(value.isoformat())
+    return str(int(value))
+
+
+def _decode(key: SortKey, text: str) -> Any:
+    if text == "":
+        if not key.nulls_last:
+            raise ValueError("a value is needed")
+        return None
+    if key.kind == "bool":
+        return {"1": True, "0": False}[text]
+    if key.kind == "date":
+        return date.fromisoformat(text)
+    if key.kind == "datetime":
+        return datetime.fromisoformat(text)
+    return int(text)
+
+
+AFTER_SEPARATOR = "~"
+
+
+def keyset_token(keys: tuple[SortKey, ...], row: Any) -> str:
+    return AFTER_SEPARATOR.join(_encode(key, getattr(row, key.name)) for key in keys)
+
+
+def keyset_values(keys: tuple[SortKey, ...], token: str) -> list[Any] | None:
+    """The sort keys' values in a "Next page" link, or None for a missing or mangled one."""
+    parts = token.split(AFTER_SEPARATOR) if token else []
+    if len(parts) != len(keys):
+        return None
+    try:
+        return [_decode(key, part) for key, part in zip(keys, parts, strict=True)]
+    except (ValueError, KeyError):
+        return None
+
+
+def _nothing() -> Q:
+    return Q(pk__in=[])
+
+
+def keyset_after(keys: tuple[SortKey, ...], values: list[Any]) -> Q:
+    """Rows that come after ``values`` in the order ``keys``: for each key in turn, equal on the
+    keys before it and beyond it on this one (NULLs sort last where the key says so)."""
+    after, same = _nothing(), Q()
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            beyond = _nothing()
+            equal = Q(**{f"{key.name}__isnull": True})
+        else:
+            beyond = Q(**{f"{key.name}__{'lt' if key.descending else 'gt'}": value})
+            if key.nulls_last:
+                beyond |= Q(**{f"{key.name}__isnull": True})
+            equal = Q(**{key.name: value})
+        after |= same & beyond
+        same &= equal
+    return after
+
+
+def keyset_page(queryset: QuerySet[Any], keys: tuple[SortKey, ...], after: str, per_page: int = PER_PAGE) -> KeysetPage:
+    """One page of ``queryset`` (already in the order ``keys``) after the row ``after`` names:
+    one query of ``per_page`` + 1 rows, whichever page it is."""
+    values = keyset_values(keys, after)
+    if values is not None:
+        queryset = queryset.filter(keyset_after(keys, values))
+    rows = list(queryset[: per_page + 1])
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    return KeysetPage(rows=rows, next_after=keyset_token(keys, rows[-1]) if more else "", first=values is None)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ehe_register.forms.fields import YES, YES_NO, LimitedCharField, LimitedEmailField
-from ehe_register.forms_rendering import GovukDateField, GovukDateWidget
+from ehe_register.forms_rendering import GovukDateField, GovukDateWidget, Select
 from ehe_register.models import (
     LocalAuthority,
     Relationship,
@@ -163,7 +163,7 @@ def _relationship(number: int, *, required: bool) -> forms.ChoiceField:
         "Relationship to the child",
         [("", "Choose a relationship"), *Relationship.choices],
         f"Select the relationship of parent or carer {number} to the child",
-        widget=forms.Select,
+        widget=Select,
         required=required,
     )
 
@@ -190,6 +190,7 @@ class NotificationForm(forms.Form):
         label="Which school is this notification from?",
         queryset=School.objects.none(),
         empty_label="Choose a school",
+        widget=Select,
         error_messages={
             "required": "Select the school this notification is from",
             "invalid_choice": "Select the school this notification is from",
@@ -222,7 +223,7 @@ class NotificationForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "class": "govuk-input--width-20"}),
     )
     year_group = _choice(
-        "Year group (optional)", YEAR_GROUPS, "Select the child's year group", widget=forms.Select, required=False
+        "Year group (optional)", YEAR_GROUPS, "Select the child's year group", widget=Select, required=False
     )
 
     # Home address and local authority
@@ -257,6 +258,7 @@ class NotificationForm(forms.Form):
         help_text="The council for the child's home address. This is not always the school's council.",
         queryset=LocalAuthority.objects.order_by("name"),
         empty_label="Choose a local authority",
+        widget=Select,
         error_messages={
             "required": "Select the local authority the child lives in",
             "invalid_choice": "Select the local authority the child lives in",
@@ -316,7 +318,7 @@ class NotificationForm(forms.Form):
         "What reason did the parent give?",
         _reason_choices,
         "Select the reason the parent gave",
-        widget=forms.Select,
+        widget=Select,
     )
     reason_detail = _Text(
         label="Anything else about the reason (optional)",

@@ -10,6 +10,8 @@ import pghistory
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import F, Func, Value
+from django.db.models.functions import Upper
 
 
 class Sex(models.TextChoices):
@@ -106,6 +108,11 @@ class Relationship(models.TextChoices):
     OTHER = "other", "Other"
 
 
+def _phone_digits(field_name: str) -> Func:
+    """A phone number's digits: the expression ``services.children.person_match`` compares."""
+    return Func(F(field_name), Value(r"[^0-9]"), Value(""), Value("g"), function="regexp_replace")
+
+
 @pghistory.track()
 class Person(models.Model):
     """A parent or carer. Linked to children through :class:`ChildPerson`; siblings share people."""
@@ -122,6 +129,15 @@ class Person(models.Model):
     class Meta:
         verbose_name = "parent or carer"
         verbose_name_plural = "parents and carers"
+        # What ``services.children.person_match`` looks a parent up by, within the LA: the digits
+        # of either phone number (the same ``regexp_replace`` expression as the query's, or
+        # PostgreSQL cannot use the index) and the email address ignoring case. Without them a
+        # school's submission read every person of the LA.
+        indexes = [
+            models.Index(F("local_authority"), _phone_digits("emergency_phone"), name="person_la_phone"),
+            models.Index(F("local_authority"), _phone_digits("other_phone"), name="person_la_other_phone"),
+            models.Index(F("local_authority"), Upper("email"), name="person_la_email"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
@@ -171,7 +187,16 @@ class Address(models.Model):
                 fields=["child"], condition=models.Q(kind="current"), name="one_current_address_per_child"
             ),
         ]
-        indexes = [models.Index(fields=["local_authority", "postcode"])]
+        indexes = [
+            models.Index(fields=["local_authority", "postcode"]),
+            # Matching looks for current addresses by postcode ignoring case (``postcode__iexact``).
+            models.Index(
+                F("local_authority"),
+                Upper("postcode"),
+                condition=models.Q(kind="current"),
+                name="address_la_postcode_ci",
+            ),
+        ]
 
     def __str__(self) -> str:
         return ", ".join(p for p in [self.line_1, self.line_2, self.town, self.postcode] if p)

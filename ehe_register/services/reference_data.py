@@ -88,7 +88,7 @@ def reason_code_rows(path: Path = REASON_CODES_CSV) -> list[ReasonCodeRow]:
                     code=code,
                     label=label,
                     dfe_category=(record.get("dfe_category") or "").strip(),
-                    order=int(order) if order.isdigit() else 0,
+                    order=int(order) if order.isascii() and order.isdigit() else 0,
                     active=(record.get("active") or "true").strip().lower() not in ("false", "no", "0"),
                 )
             )

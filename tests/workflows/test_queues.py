@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from django.db import connection
@@ -233,11 +234,16 @@ def test_pages_of_25(la: LocalAuthority, officer: User) -> None:
         case(State.MONITORING, la, received_on=TODAY - timedelta(days=100 - n))
 
     first = queue_html(officer, "team")
-    second = queue_html(officer, "team", page=2)
+    after = re.search(r'href="\?after=([^"&]+)&amp;page=2" rel="next"', first)
+    assert after is not None
+    second = queue_html(officer, "team", after=unquote(after.group(1)), page=2)
 
     assert len(references(first)) == 25
     assert len(references(second)) == 5
+    assert not set(references(first)) & set(references(second))
     assert "30 cases, page 1 of 2" in first
+    assert "30 cases, page 2 of 2" in second
+    assert 'rel="next"' not in second
 
 
 # --- Filters and search ------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """The officer queues: one page per queue, with tabs and counts, filters and search, pages of 25,
 bulk assignment for EHE managers, and resolving likely matches (DESIGN section 6).
 
-A queue page runs the same number of queries whatever its size (``workflows.selectors``).
+A queue page runs the same number of queries whatever its size (``workflows.selectors``), and
+reads about the same number of rows: a page of cases starts after the previous page's last row
+(keyset pagination: the "Next page" link carries that row's sort keys), and the counts stop at
+1,000 ("more than 1,000 cases") rather than counting every case of a large LA.
 Addresses in lists are masked for children with a confidential address.
 """
 
@@ -29,12 +32,16 @@ from workflows.models import Episode
 from workflows.selectors import (
     MATCHES,
     PER_PAGE,
+    QUEUE_KEYS,
     QUEUE_ROLES,
     QUEUES_BY_SLUG,
+    CappedCount,
     Queue,
+    capped_count,
     default_queue_for,
     episodes_filter,
     episodes_for,
+    keyset_page,
     officers_of,
     open_matches_for,
     possible_matches_for,
@@ -123,12 +130,17 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
     episodes = episodes_filter(
         queue_episodes(slug, user, today=today, now=now), user, form.filters(), today=today, now=now
     )
-    page = Paginator(episodes, PER_PAGE).get_page(ascii_int(request.GET.get("page")))
+    page = keyset_page(episodes, QUEUE_KEYS[slug], request.GET.get("after", ""), per_page=PER_PAGE)
+    total = capped_count(episodes) if page.rows or not page.first else CappedCount(0)
+    number = 1 if page.first else _page_number(request.GET.get("page"))
     may_bulk_assign = user.has_role(Role.EHE_MANAGER)  # type: ignore[union-attr]
     context.update(
         form=form,
         page=page,
-        rows=_rows(list(page.object_list), today),
+        rows=_rows(page.rows, today),
+        total=total,
+        page_number=number,
+        page_count=None if total.capped else max(1, -(-total // PER_PAGE)),
         filtered=bool(request.GET.get("q") or form.has_changed()),
         may_bulk_assign=may_bulk_assign,
         bulk_form=BulkAssignForm(officers=officers, initial={"queue": slug}, auto_id="bulk_%s")
@@ -136,6 +148,13 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
         else None,
     )
     return render(request, "officers/queue.html", context)
+
+
+def _page_number(raw: str | None) -> int:
+    """The page's number as the "Next page" link counted it: for the caption only (the page
+    itself is found by its ``after`` keys)."""
+    number = ascii_int(raw)
+    return number if number is not None and 1 < number < 1_000_000 else 2
 
 
 @role_required(Role.EHE_MANAGER)
