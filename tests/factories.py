@@ -12,7 +12,8 @@ from django.utils import timezone
 from ehe_register.models import Address, AddressKind, Child, LocalAuthority, Person, School, Sex, User
 from ehe_register.roles import Role
 from workflows.models import Episode
-from workflows.services.bulk import IntakeRecord, episodes_import
+from workflows.services.bulk import episodes_import
+from workflows.services.intake import IntakeRecord
 from workflows.states import ClosureReason, Source, State
 
 TEST_PASSWORD = "correct-horse-battery-staple"
@@ -178,14 +179,14 @@ def make_episode(state: str, *, la: LocalAuthority | None = None, child: Child |
     [episode] = episodes_import(
         records=[
             IntakeRecord(
-                child_id=child.pk,
+                known_child_id=child.pk,
                 local_authority_id=la.pk,
+                source=Source.IMPORT,
                 state=state,
                 received_on=received_on,
                 source_detail="Test records",
             )
         ],
-        source=Source.IMPORT,
         as_of=timezone.now(),
     )
     updates = {**_state_defaults(state), **fields}
