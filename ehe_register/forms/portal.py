@@ -649,7 +649,11 @@ class NotificationForm(forms.Form):
             self._ignore(*(f"{prefix}{name}" for name in self.PARENT_ADDRESS))
         elif same is False:
             self._require(
-                {f"{prefix}{name}": message.format(n=number) for name, message in self.PARENT_ADDRESS.items() if message}
+                {
+                    f"{prefix}{name}": message.format(n=number)
+                    for name, message in self.PARENT_ADDRESS.items()
+                    if message
+                }
             )
 
     def _clean_leaving_school(self, data: dict[str, Any]) -> None:

@@ -139,7 +139,8 @@ def test_a_complete_notification_is_valid_and_normalised(la: LocalAuthority, sch
     data = form.to_input(submitted_by=user, snapshot={"legal_first_name": ["Ada"]})
 
     assert isinstance(data, IntakeRecord)
-    assert data.child is not None and data.notice is not None
+    assert data.child is not None
+    assert data.notice is not None
     assert data.opened_by_school == school
     assert data.local_authority_id == la.pk
     assert data.child.upn == "H801200001001"

@@ -212,9 +212,7 @@ def test_import_creates_episodes_in_the_requested_states(source: Source, la: Loc
 
 
 def test_import_writes_the_same_log_as_the_per_row_imported_transition(la: LocalAuthority) -> None:
-    [imported] = episodes_import(
-        records=[record(ChildFactory(local_authority=la), State.REVIEW_DUE)], as_of=AS_OF
-    )
+    [imported] = episodes_import(records=[record(ChildFactory(local_authority=la), State.REVIEW_DUE)], as_of=AS_OF)
     single = make_episode(State.NOTIFIED, la=la)
 
     episode_transition(
@@ -234,9 +232,7 @@ def test_import_refuses_a_state_that_does_not_exist(la: LocalAuthority) -> None:
     good, bad = ChildFactory(local_authority=la), ChildFactory(local_authority=la)
 
     with pytest.raises(ValueError, match="not a state"):
-        episodes_import(
-            records=[record(good, State.MONITORING), record(bad, "home_educated")], as_of=AS_OF
-        )
+        episodes_import(records=[record(good, State.MONITORING), record(bad, "home_educated")], as_of=AS_OF)
 
     assert not Episode.objects.filter(child__in=[good, bad]).exists()
 

@@ -109,9 +109,10 @@ def intake_child(record: IntakeRecord, *, as_of: datetime) -> ChildFound:
     """The child a record is about: the known child, or the one matching finds or creates (under
     the identity lock, so two intakes about the same new child at once give one child), with the
     year group the school gave kept beside the derived one. Call inside a transaction."""
-    if record.child is None:
+    if record.known_child_id is not None:
         child = Child.objects.get(pk=record.known_child_id, local_authority_id=record.local_authority_id)
         return ChildFound(child=child, created=False)
+    assert record.child is not None  # a record names a known child or describes one
     child_identity_lock(record.local_authority_id, record.child.date_of_birth)
     found = child_find_or_create(la_id=record.local_authority_id, details=record.child)
     child_school_year_group_record(found.child, record.child, record.received(as_of))

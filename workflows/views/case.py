@@ -167,14 +167,14 @@ def _contact_detail_items(episode: Episode) -> list[TimelineItem]:
     preferences (from the field history), with who made each and when."""
     events = [
         event
-        for event in Events.objects.tracks(episode.child).filter(pgh_label="update").order_by("-pgh_created_at")[
-            :HISTORY_LIMIT
-        ]
+        for event in Events.objects.tracks(episode.child)
+        .filter(pgh_label="update")
+        .order_by("-pgh_created_at")[:HISTORY_LIMIT]
         if event.pgh_model.endswith("ChildEvent") and set(event.pgh_diff or {}) & set(CONTACT_FIELDS)
     ]
     user_ids = {e.pgh_context.get("user") for e in events if isinstance(e.pgh_context, dict)}
     names = {u.pk: u.display_name for u in User.objects.filter(pk__in=[i for i in user_ids if i])}
-    verbose = {name: str(Child._meta.get_field(name).verbose_name) for name in CONTACT_FIELDS}
+    verbose = {name: str(getattr(Child._meta.get_field(name), "verbose_name", name)) for name in CONTACT_FIELDS}
     items = []
     for event in events:
         context = event.pgh_context if isinstance(event.pgh_context, dict) else {}
