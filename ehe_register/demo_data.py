@@ -63,10 +63,10 @@ from ehe_register.validators import UPN_LETTERS, nhs_check_digit, upn_check_lett
 from ehe_register.working_days import add_working_days, at_local, is_working_day
 from workflows.clocks import episodes_next_action_due_refresh
 from workflows.models import Episode, Escalation
-from workflows.services.bulk import IntakeRecord, episodes_import
+from workflows.services.bulk import episodes_import
 from workflows.services.casework import consent_decide, cspa_decide
 from workflows.services.escalations import escalation_acknowledge, escalation_raise
-from workflows.services.intake import episode_open
+from workflows.services.intake import IntakeRecord, episode_open
 from workflows.services.transitions import episode_transition
 from workflows.states import ClosureReason, Priority, Source, State
 
@@ -561,21 +561,10 @@ class _DemoCases:
                 self._fresh_case(family, family.fresh)
             else:
                 self._imported_cases(family)
-        Episode.objects.bulk_update(
-            self.episode_facts,
-            [
-                "assigned_officer",
-                "contacts_verified_at",
-                "first_contact_at",
-                "child_seen_at_home_at",
-                "priority",
-                "s437_served_on",
-                "s437_served_how",
-                "attendance_order_served_on",
-            ],
-        )
-        # The clocks read the facts just written (a first contact, a service date), as they would
-        # have at the events themselves: never a date written by hand.
+        # Fresh notifications' later work (an officer took the case and phoned the family).
+        Episode.objects.bulk_update(self.episode_facts, ["assigned_officer", "first_contact_at"])
+        # The clocks read the facts just written (a first contact), as they would have at the
+        # events themselves: never a date written by hand.
         episodes_next_action_due_refresh(episode_ids=[e.pk for e in self.episode_facts], as_of=self.now)
         self.notifications.sort(key=lambda n: n.submitted_at)
         for number, notification in enumerate(self.notifications, start=1):  # numbered in order of receipt
@@ -850,26 +839,33 @@ class _DemoCases:
         for spec in family.specs:
             records = [
                 IntakeRecord(
-                    child_id=child.pk,
+                    known_child_id=child.pk,
                     local_authority_id=self.la.pk,
+                    source=Source.IMPORT,
                     state=spec.state,
                     received_on=spec.received_on,
                     source_detail=DEMO_SOURCE_DETAIL,
                     assigned_officer_id=officer.pk if spec.assigned else None,
                     review_due_on=spec.review_due_on,
                     reason_code=reason_code,
+                    priority=spec.priority,
+                    contacts_verified_at=spec.contacts_verified_at,
+                    first_contact_at=spec.first_contact_at,
+                    child_seen_at_home_at=spec.child_seen_at_home_at,
+                    s437_served_on=spec.s437_served_on,
+                    s437_served_how=spec.s437_served_how,
+                    attendance_order_served_on=spec.attendance_order_served_on,
                 )
                 for child in family.children
             ]
             imported_at = min(at_local(spec.received_on, time(16, 30)), self.now)
             episodes = episodes_import(
                 records=records,
-                source=Source.IMPORT,
                 as_of=imported_at,
                 reason="Carried over from the council's previous EHE database",
             )
             for episode in episodes:
-                self._facts(episode, spec, officer if spec.assigned else None)
+                self._checks(episode, spec, officer if spec.assigned else None)
                 if spec.closure is not None:
                     closure_reason, closure_text, closed_at = spec.closure
                     episode_transition(
@@ -1031,15 +1027,8 @@ class _DemoCases:
         if (self.today - spec.received_on).days > 330:
             self._verify(spec, self._days_ago(20, 300))
 
-    def _facts(self, episode: Episode, spec: _CaseSpec, officer: User | None) -> None:
-        episode.contacts_verified_at = spec.contacts_verified_at
-        episode.first_contact_at = spec.first_contact_at
-        episode.child_seen_at_home_at = spec.child_seen_at_home_at
-        episode.priority = spec.priority
-        episode.s437_served_on = spec.s437_served_on
-        episode.s437_served_how = spec.s437_served_how
-        episode.attendance_order_served_on = spec.attendance_order_served_on
-        self.episode_facts.append(episode)
+    def _checks(self, episode: Episode, spec: _CaseSpec, officer: User | None) -> None:
+        """The address checks the old record holds, on the imported case."""
         checker = officer or self.officers[0]
         address = self.current_address[episode.child_id]
         for check in spec.checks:

@@ -13,7 +13,8 @@ from ehe_register.models import Address, AddressKind, Child, LocalAuthority, Per
 from ehe_register.roles import Role
 from workflows.clocks import episodes_next_action_due_refresh
 from workflows.models import Episode
-from workflows.services.bulk import IntakeRecord, episodes_import
+from workflows.services.bulk import episodes_import
+from workflows.services.intake import IntakeRecord
 from workflows.states import ClosureReason, Source, State
 
 TEST_PASSWORD = "correct-horse-battery-staple"
@@ -180,8 +181,9 @@ def make_episode(state: str, *, la: LocalAuthority | None = None, child: Child |
     [episode] = episodes_import(
         records=[
             IntakeRecord(
-                child_id=child.pk,
+                known_child_id=child.pk,
                 local_authority_id=la.pk,
+                source=Source.IMPORT,
                 state=state,
                 received_on=received_on,
                 source_detail="Test records",
@@ -189,7 +191,6 @@ def make_episode(state: str, *, la: LocalAuthority | None = None, child: Child |
                 next_action_due=updates.pop("next_action_due", None),
             )
         ],
-        source=Source.IMPORT,
         as_of=timezone.now(),
     )
     if updates:

@@ -102,6 +102,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     # The case page: every LA role of the case's LA; another LA's officer gets 404, school users 403.
     "cases:detail": expect(FORBIDDEN, anonymous=LOGIN, other_la_officer=NOT_FOUND, **{r.value: OK for r in LA_STAFF}),
     "cases:assign": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=METHOD, ehe_manager=METHOD, other_la_officer=METHOD),
+    # The child's contact flags (confidential address, interpreter, contact preferences): caseworkers only.
+    "cases:child_details": expect(
+        FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=NOT_FOUND
+    ),
     "cases:absences": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
     "cases:absence_new": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
     "cases:new": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
@@ -236,6 +240,7 @@ def _casework_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str
         "cases:match_resolve": lambda: {"pk": 1},
         "cases:detail": lambda: case,
         "cases:assign": lambda: case,
+        "cases:child_details": lambda: case,
         "cases:merge": lambda: case,
         "cases:merge_confirm": lambda: {"keep": episode.child_id, "duplicate": other.child_id},
         "cases:merge_undo": lambda: {"pk": merge.pk},

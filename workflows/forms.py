@@ -28,7 +28,9 @@ from ehe_register.services.children import ChildDetails, ParentDetails
 from ehe_register.validators import validate_nhs_number, validate_postcode, validate_uk_phone, validate_upn
 from workflows.overdue import OverdueKind
 from workflows.selectors import QueueFilters
-from workflows.services.new_case import OFFICER_SOURCES, NewCaseInput
+from workflows.services.child_details import ChildContactDetails
+from workflows.services.intake import Concern, IntakeRecord
+from workflows.services.new_case import OFFICER_SOURCES
 from workflows.states import Priority, Source, State
 
 EMAIL_MESSAGE = "Enter an email address in the correct format, like name@example.com"
@@ -412,9 +414,12 @@ class NewCaseForm(forms.Form):
             self.add_error("concern_detail", "Describe the safeguarding concern")
         return data
 
-    def to_input(self) -> NewCaseInput:
+    def to_input(self, *, local_authority_id: int) -> IntakeRecord:
+        """The cleaned answers as the one intake record type (``workflows.services.intake``)."""
         data = self.cleaned_data
-        return NewCaseInput(
+        concern = (data.get("concern_detail") or "").strip() if data["concern"] else None
+        return IntakeRecord(
+            local_authority_id=local_authority_id,
             child=ChildDetails(
                 legal_first_name=data["legal_first_name"],
                 legal_middle_names=data["legal_middle_names"],
@@ -443,8 +448,7 @@ class NewCaseForm(forms.Form):
             source=data["source"],
             source_detail=data["source_detail"],
             received_on=data["received_on"],
-            concern=bool(data["concern"]),
-            concern_detail=(data.get("concern_detail") or "").strip() if data["concern"] else "",
+            concern=Concern(nature=concern) if concern is not None else None,
             special_school_placed_by_la=bool(data["special_school_placed_by_la"]),
             attendance_order_in_force=bool(data["attendance_order_in_force"]),
             reason_code=data.get("reason_code") or "",
@@ -499,3 +503,57 @@ class MergeConfirmForm(forms.Form):
 
     def expected_versions(self) -> dict[int, int]:
         return dict(self.cleaned_data["expected_versions"])
+
+
+# ----------------------------------------------------------------------------------------------
+# The child's contact flags
+
+
+class ChildContactDetailsForm(forms.Form):
+    """The confidential-address flag, interpreter and language, and contact preferences.
+
+    Carries the version of the case the officer saw; the service refuses a stale one.
+    """
+
+    confidential_address = _yes_no(
+        "Is the child's address confidential?",
+        "Select yes if the child's address is confidential",
+        help_text=(
+            "For example, the family is in a refuge or fleeing domestic abuse. A confidential address is never "
+            "shown to schools and is hidden in lists and exports."
+        ),
+    )
+    interpreter_needed = _yes_no(
+        "Does the family need an interpreter?", "Select yes if the family needs an interpreter"
+    )
+    language = LimitedCharField(
+        label="Language (optional if no interpreter is needed)",
+        max_length=60,
+        required=False,
+        error_messages={"max_length": "Language must be 60 characters or less"},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "govuk-!-width-one-half"}),
+    )
+    contact_preferences = LimitedCharField(
+        label="Contact preferences (optional)",
+        help_text="For example, email only, or do not phone before 10am",
+        max_length=200,
+        required=False,
+        error_messages={"max_length": "Contact preferences must be 200 characters or less"},
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    version = WholeNumberField(widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("interpreter_needed") and not (data.get("language") or "").strip():
+            self.add_error("language", "Enter the language the family needs an interpreter for")
+        return data
+
+    def to_details(self) -> ChildContactDetails:
+        data = self.cleaned_data
+        return ChildContactDetails(
+            confidential_address=bool(data["confidential_address"]),
+            interpreter_needed=bool(data["interpreter_needed"]),
+            language=(data["language"] or "").strip(),
+            contact_preferences=(data["contact_preferences"] or "").strip(),
+        )

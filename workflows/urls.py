@@ -18,6 +18,7 @@ urlpatterns: list = [
     path("escalations/<int:pk>/decide/", escalations.escalation_decide_view, name="escalation_decide"),
     path("<int:pk>/", case.case_detail, name="detail"),
     path("<int:pk>/assign/", case.case_assign, name="assign"),
+    path("<int:pk>/child-details/", case.child_contact_details_edit, name="child_details"),
     path("absences/", absences.absence_list, name="absences"),
     path("absences/new/", absences.absence_new, name="absence_new"),
     path("new/", new_case.case_new, name="new"),

@@ -23,6 +23,7 @@ from django.utils import timezone
 from ehe_register.forms.fields import YES, YES_NO, LimitedCharField, LimitedEmailField
 from ehe_register.forms_rendering import GovukDateField, GovukDateWidget, Select
 from ehe_register.models import (
+    SCHOOL_YEAR_GROUPS,
     LocalAuthority,
     Relationship,
     RemovalStatus,
@@ -33,7 +34,7 @@ from ehe_register.models import (
     User,
 )
 from ehe_register.models.reference import reason_code_choices
-from ehe_register.services.children import ParentDetails
+from ehe_register.services.children import ChildDetails, ParentDetails
 from ehe_register.validators import (
     PHONE_MESSAGE,
     POSTCODE_MESSAGE,
@@ -42,14 +43,10 @@ from ehe_register.validators import (
     validate_uk_phone,
     validate_upn,
 )
-from workflows.services.submission import NotificationInput
+from workflows.services.intake import Concern, IntakeRecord, SchoolNotice
+from workflows.states import Source
 
-YEAR_GROUPS = [
-    ("", "Not known"),
-    ("reception", "Reception"),
-    *[(str(year), f"Year {year}") for year in range(1, 12)],
-    ("other", "Other"),
-]
+YEAR_GROUPS = [("", "Not known"), *SCHOOL_YEAR_GROUPS]
 
 #: Social care statuses for which the consent duty (where commenced) applies: s434A EA 1996.
 CONSENT_DUTY_STATUSES = frozenset({SocialCareStatus.S47_OPEN, SocialCareStatus.CHILD_PROTECTION_PLAN})
@@ -168,6 +165,54 @@ def _relationship(number: int, *, required: bool) -> forms.ChoiceField:
     )
 
 
+def _same_address(number: int, *, required: bool) -> forms.TypedChoiceField:
+    return _yes_no(
+        "Does this person live at the child's home address?",
+        f"Select yes if parent or carer {number} lives at the child's home address",
+        required=required,
+    )
+
+
+def _parent_address_line_1(number: int) -> _Text:
+    return _Text(
+        label="Address line 1",
+        subject=f"Address line 1 of parent or carer {number}",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+def _parent_address_line_2(number: int) -> _Text:
+    return _Text(
+        label="Address line 2 (optional)",
+        subject=f"Address line 2 of parent or carer {number}",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+def _parent_town(number: int) -> _Text:
+    return _Text(
+        label="Town or city",
+        subject=f"Town or city of parent or carer {number}",
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "govuk-!-width-two-thirds"}),
+    )
+
+
+def _parent_postcode() -> _Text:
+    return _Text(
+        label="Postcode",
+        max_length=20,
+        required=False,
+        too_long_message=POSTCODE_MESSAGE,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "class": "govuk-input--width-10"}),
+    )
+
+
 class _SchoolChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.name} (URN {obj.urn})"
@@ -277,6 +322,11 @@ class NotificationForm(forms.Form):
         "Does the child normally live with this person?",
         "Select yes if the child normally lives with parent or carer 1",
     )
+    parent_1_same_address = _same_address(1, required=True)
+    parent_1_address_line_1 = _parent_address_line_1(1)
+    parent_1_address_line_2 = _parent_address_line_2(1)
+    parent_1_address_town = _parent_town(1)
+    parent_1_postcode = _parent_postcode()
     parent_1_emergency_phone = _phone(
         "Emergency phone number", required_message="Enter an emergency phone number for parent or carer 1"
     )
@@ -295,6 +345,11 @@ class NotificationForm(forms.Form):
         "Select yes if the child normally lives with parent or carer 2",
         required=False,
     )
+    parent_2_same_address = _same_address(2, required=False)
+    parent_2_address_line_1 = _parent_address_line_1(2)
+    parent_2_address_line_2 = _parent_address_line_2(2)
+    parent_2_address_town = _parent_town(2)
+    parent_2_postcode = _parent_postcode()
     parent_2_emergency_phone = _phone("Emergency phone number", required=False)
     parent_2_email = _email("Email address (optional)")
 
@@ -405,6 +460,14 @@ class NotificationForm(forms.Form):
         "dsl_name": "Enter the designated safeguarding lead's name",
         "dsl_phone": "Enter the designated safeguarding lead's direct phone number",
     }
+    #: A parent's own address (asked when they do not live at the child's): field suffix and the
+    #: message when it is missing ("" for optional).
+    PARENT_ADDRESS: dict[str, str] = {
+        "address_line_1": "Enter address line 1 for parent or carer {n}, typically the building and street",
+        "address_line_2": "",
+        "address_town": "Enter town or city for parent or carer {n}",
+        "postcode": "Enter postcode for parent or carer {n}",
+    }
     REFERRAL_DETAILS: dict[str, str] = {
         "referred_on": "Enter the date the concern was referred",
         "referral_reference": "Enter the referral reference",
@@ -471,7 +534,14 @@ class NotificationForm(forms.Form):
     def parent_2_entered(self) -> bool:
         """Whether the second parent block has been started (a radio alone does not count:
         a radio once chosen cannot be cleared)."""
-        names = ("first_name", "last_name", "relationship", "emergency_phone", "email")
+        names = (
+            "first_name",
+            "last_name",
+            "relationship",
+            "emergency_phone",
+            "email",
+            *(name for name in self.PARENT_ADDRESS),
+        )
         return any(str(self[f"parent_2_{name}"].data or "").strip() for name in names)
 
     def consent_applies(self, data: dict[str, Any] | None = None) -> bool:
@@ -497,6 +567,16 @@ class NotificationForm(forms.Form):
     def clean_parent_2_emergency_phone(self) -> str:
         value = self.cleaned_data["parent_2_emergency_phone"]
         return validate_uk_phone(value) if value else ""
+
+    def _parent_postcode(self, number: int) -> str:
+        value = self.cleaned_data[f"parent_{number}_postcode"]
+        return validate_postcode(value) if value else ""
+
+    def clean_parent_1_postcode(self) -> str:
+        return self._parent_postcode(1)
+
+    def clean_parent_2_postcode(self) -> str:
+        return self._parent_postcode(2)
 
     def clean_dsl_phone(self) -> str:
         value = self.cleaned_data["dsl_phone"]
@@ -530,6 +610,9 @@ class NotificationForm(forms.Form):
         super().clean()
         data = self.cleaned_data
         self._clean_parent_2()
+        for number in PARENTS:
+            if number == 1 or self.parent_2_entered:
+                self._clean_parent_address(number)
         self._clean_leaving_school(data)
         self._clean_safeguarding(data)
         if self.consent_applies(data) and data.get("removal_status") == RemovalStatus.REMOVED:
@@ -560,9 +643,25 @@ class NotificationForm(forms.Form):
                 "parent_2_relationship": "Select the relationship of parent or carer 2 to the child",
                 "parent_2_parental_responsibility": "Select yes if parent or carer 2 has parental responsibility",
                 "parent_2_lives_with_child": "Select yes if the child normally lives with parent or carer 2",
+                "parent_2_same_address": "Select yes if parent or carer 2 lives at the child's home address",
                 "parent_2_emergency_phone": "Enter an emergency phone number for parent or carer 2",
             }
         )
+
+    def _clean_parent_address(self, number: int) -> None:
+        """A parent who lives at the child's address gives no other; one who does not, gives theirs."""
+        prefix = f"parent_{number}_"
+        same = self.cleaned_data.get(f"{prefix}same_address")
+        if same is True:
+            self._ignore(*(f"{prefix}{name}" for name in self.PARENT_ADDRESS))
+        elif same is False:
+            self._require(
+                {
+                    f"{prefix}{name}": message.format(n=number)
+                    for name, message in self.PARENT_ADDRESS.items()
+                    if message
+                }
+            )
 
     def _clean_leaving_school(self, data: dict[str, Any]) -> None:
         status = data.get("removal_status")
@@ -603,9 +702,10 @@ class NotificationForm(forms.Form):
             lives_with_child=data[f"{prefix}lives_with_child"],
             emergency_phone=data[f"{prefix}emergency_phone"],
             email=data[f"{prefix}email"],
+            **{name: data[f"{prefix}{name}"] or "" for name in self.PARENT_ADDRESS},
         )
 
-    def to_input(self, *, submitted_by: User, snapshot: dict[str, list[str]]) -> NotificationInput:
+    def to_input(self, *, submitted_by: User, snapshot: dict[str, list[str]]) -> IntakeRecord:
         """The cleaned answers as the intake service takes them. Only for a valid form."""
         if not self.is_valid():
             raise ValueError("Only a valid notification form can be submitted")
@@ -613,43 +713,52 @@ class NotificationForm(forms.Form):
         school = self.chosen_school
         assert school is not None  # a valid form always has one
         parents = tuple(self._parent(number) for number in PARENTS if number == 1 or self.parent_2_entered)
-        return NotificationInput(
-            school=school,
-            submitted_by=submitted_by,
-            snapshot=snapshot,
-            residence_la=data["residence_la"],
-            legal_first_name=data["legal_first_name"],
-            legal_middle_names=data["legal_middle_names"],
-            legal_last_name=data["legal_last_name"],
-            preferred_first_name=data["preferred_first_name"],
-            date_of_birth=data["date_of_birth"],
-            sex=data["sex"],
-            upn=data["upn"],
-            year_group=data["year_group"],
-            address_line_1=data["address_line_1"],
-            address_line_2=data["address_line_2"],
-            address_town=data["address_town"],
-            postcode=data["postcode"],
-            parents=parents,
-            notice_received_on=data["notice_received_on"],
-            removed_from_roll_on=data["removed_from_roll_on"],
-            removal_status=data["removal_status"],
-            ground_confirmed=data["ground_confirmed"],
+        concern = None
+        if data["safeguarding_concerns"]:
+            concern = Concern(
+                nature=data["concern_nature"] or "",
+                last_raised_on=data["concern_last_raised_on"],
+                referred_to_front_door=bool(data["referred_to_front_door"]),
+                referred_on=data["referred_on"],
+                referral_reference=data["referral_reference"] or "",
+                dsl_name=data["dsl_name"] or "",
+                dsl_phone=data["dsl_phone"] or "",
+            )
+        return IntakeRecord(
+            local_authority_id=data["residence_la"].pk,
+            source=Source.SCHOOL,
+            opened_by_school=school,
+            child=ChildDetails(
+                legal_first_name=data["legal_first_name"],
+                legal_middle_names=data["legal_middle_names"],
+                legal_last_name=data["legal_last_name"],
+                preferred_first_name=data["preferred_first_name"],
+                date_of_birth=data["date_of_birth"],
+                sex=data["sex"],
+                upn=data["upn"],
+                school_year_group=data["year_group"],
+                address_line_1=data["address_line_1"],
+                address_line_2=data["address_line_2"],
+                address_town=data["address_town"],
+                postcode=data["postcode"],
+                parents=parents,
+                sen_status=data["sen_status"],
+                social_care_status=data["social_care_status"],
+                social_worker_email=data["social_worker_email"],
+            ),
+            notice=SchoolNotice(
+                submitted_by=submitted_by,
+                snapshot=snapshot,
+                notice_received_on=data["notice_received_on"],
+                removed_from_roll_on=data["removed_from_roll_on"],
+                removal_status=data["removal_status"],
+                ground_confirmed=data["ground_confirmed"],
+                reason_detail=data["reason_detail"],
+            ),
             reason_code=data["reason_code"],
-            reason_detail=data["reason_detail"],
-            sen_status=data["sen_status"],
-            social_care_status=data["social_care_status"],
-            social_worker_email=data["social_worker_email"],
             special_school_placed_by_la=data["special_school_placed_by_la"],
             attendance_order_in_force=data["attendance_order_in_force"],
-            safeguarding_concerns=data["safeguarding_concerns"],
-            concern_nature=data["concern_nature"] or "",
-            concern_last_raised_on=data["concern_last_raised_on"],
-            referred_to_front_door=bool(data["referred_to_front_door"]),
-            referred_on=data["referred_on"],
-            referral_reference=data["referral_reference"] or "",
-            dsl_name=data["dsl_name"] or "",
-            dsl_phone=data["dsl_phone"] or "",
+            concern=concern,
         )
 
     def data_keys(self) -> set[str]:

@@ -1,6 +1,7 @@
 from ehe_register.models.accounts import User
 from ehe_register.models.authorities import AbsenceCover, LocalAuthority
 from ehe_register.models.children import (
+    SCHOOL_YEAR_GROUPS,
     Address,
     AddressCheck,
     AddressKind,
@@ -13,6 +14,7 @@ from ehe_register.models.children import (
     SenStatus,
     Sex,
     SocialCareStatus,
+    school_year_group_number,
 )
 from ehe_register.models.logs import Absence, AbsenceKind, AccessAction, AccessLog
 from ehe_register.models.matching import MatchStatus, PossibleMatch, ReferenceSequence
@@ -23,6 +25,7 @@ from ehe_register.models.requests import SchoolContactRequest
 from ehe_register.models.schools import School
 
 __all__ = [
+    "SCHOOL_YEAR_GROUPS",
     "Absence",
     "AbsenceCover",
     "AbsenceKind",
@@ -52,4 +55,5 @@ __all__ = [
     "Sex",
     "SocialCareStatus",
     "User",
+    "school_year_group_number",
 ]

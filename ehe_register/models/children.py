@@ -39,6 +39,22 @@ class SocialCareStatus(models.TextChoices):
         return frozenset({cls.CHILD_IN_NEED, cls.CHILD_PROTECTION_PLAN, cls.LOOKED_AFTER, cls.S47_OPEN})
 
 
+#: Year groups a school can give on its notification ("" when it did not say).
+SCHOOL_YEAR_GROUPS = [
+    ("reception", "Reception"),
+    *[(str(year), f"Year {year}") for year in range(1, 12)],
+    ("other", "Other"),
+]
+
+
+def school_year_group_number(value: str) -> int | None:
+    """A school's year group as ``validators.year_group`` counts it (Reception 0), or None for
+    "other" or nothing given."""
+    if value == "reception":
+        return 0
+    return int(value) if value.isdigit() else None
+
+
 @pghistory.track()
 class Child(models.Model):
     local_authority = models.ForeignKey(
@@ -66,6 +82,19 @@ class Child(models.Model):
     interpreter_needed = models.BooleanField(default=False)
     language = models.CharField(max_length=60, blank=True)
     contact_preferences = models.CharField(max_length=200, blank=True)
+    # The year group the school gave (the latest notification), beside the one the date of birth
+    # gives for the same day: a disagreement (a child taught out of year group, or a wrong date of
+    # birth) is shown to the officer, never resolved silently.
+    school_year_group = models.CharField(
+        "year group the school gave", max_length=20, choices=SCHOOL_YEAR_GROUPS, blank=True
+    )
+    school_year_group_on = models.DateField("day the school gave the year group", blank=True, null=True)
+    derived_year_group = models.SmallIntegerField(
+        "year group from the date of birth on that day",
+        blank=True,
+        null=True,
+        help_text="0 is Reception; negative is nursery.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,6 +126,20 @@ class Child(models.Model):
     def legal_name(self) -> str:
         return " ".join(p for p in [self.legal_first_name, self.legal_middle_names, self.legal_last_name] if p)
 
+    @property
+    def year_groups_disagree(self) -> bool:
+        """Whether the school's year group differs from the one the date of birth gave on that day.
+
+        "Other" disagrees with a Reception to Year 11 child: it says the school taught them out of
+        the usual groups.
+        """
+        if not self.school_year_group or self.derived_year_group is None:
+            return False
+        given = school_year_group_number(self.school_year_group)
+        if given is None:
+            return 0 <= self.derived_year_group <= 11
+        return given != self.derived_year_group
+
 
 class Relationship(models.TextChoices):
     MOTHER = "mother", "Mother"
@@ -123,6 +166,12 @@ class Person(models.Model):
     emergency_phone = models.CharField(max_length=20, blank=True)
     other_phone = models.CharField(max_length=20, blank=True)
     email = models.EmailField(blank=True)
+    # The person's own address when it is not the child's home address (regulation 13 asks for
+    # each parent's address); blank means they live at the child's current address.
+    address_line_1 = models.CharField("address line 1", max_length=200, blank=True)
+    address_line_2 = models.CharField("address line 2", max_length=200, blank=True)
+    address_town = models.CharField("town or city", max_length=100, blank=True)
+    postcode = models.CharField(max_length=8, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -141,6 +190,11 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def own_address_lines(self) -> list[str]:
+        """The person's own address, one line each; empty when they live at the child's address."""
+        return [p for p in (self.address_line_1, self.address_line_2, self.address_town, self.postcode) if p]
 
 
 class ChildPerson(models.Model):

@@ -23,7 +23,7 @@ from django.db.models import F, Func, Q, Value
 
 from ehe_register.models import Address, AddressKind, Child, ChildPerson, Person, SocialCareStatus
 from ehe_register.services.matching import Sought, child_match, name_key
-from ehe_register.validators import is_temporary_upn, normalise_uk_phone
+from ehe_register.validators import is_temporary_upn, normalise_uk_phone, year_group
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,12 @@ class ParentDetails:
     email: str = ""
     parental_responsibility: bool = True
     lives_with_child: bool = True
+    # The parent's own address when it is not the child's home address (regulation 13); blank
+    # when they live at the child's address.
+    address_line_1: str = ""
+    address_line_2: str = ""
+    address_town: str = ""
+    postcode: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class ChildDetails:
     sen_status: str = "none"
     social_care_status: str = SocialCareStatus.NONE
     social_worker_email: str = ""
+    school_year_group: str = ""  # as the school gave it: "reception", "1".."11", "other" or ""
 
 
 @dataclass
@@ -218,6 +225,7 @@ def _link_parents(child: Child, parents: tuple[ParentDetails, ...]) -> None:
             },
         )
         linked.add(key)
+        person_address_record(person, parent)
 
 
 def person_match(
@@ -295,3 +303,27 @@ def _person_identity_lock(la_id: int, keys: list[tuple[str, str]]) -> None:
     with connection.cursor() as cursor:
         for lock_id in ids:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+
+
+def person_address_record(person: Person, parent: ParentDetails) -> None:
+    """Keep a parent's own address (regulation 13) on the person, when they gave one and the
+    person has none yet: the LA's record of where a parent lives is never replaced by an intake."""
+    if not (parent.address_line_1 and parent.postcode) or person.address_line_1:
+        return
+    person.address_line_1 = parent.address_line_1
+    person.address_line_2 = parent.address_line_2
+    person.address_town = parent.address_town
+    person.postcode = parent.postcode
+    person.save(update_fields=["address_line_1", "address_line_2", "address_town", "postcode", "updated_at"])
+
+
+def child_school_year_group_record(child: Child, details: ChildDetails, on: date) -> None:
+    """Keep the year group the school gave on ``on`` beside the one the date of birth gives for
+    that day, so the case page can show both and flag a disagreement. The latest school's word
+    replaces an earlier one; an intake that gives none leaves it alone."""
+    if not details.school_year_group:
+        return
+    child.school_year_group = details.school_year_group
+    child.school_year_group_on = on
+    child.derived_year_group = year_group(child.date_of_birth, on)
+    child.save(update_fields=["school_year_group", "school_year_group_on", "derived_year_group", "updated_at"])

@@ -186,6 +186,16 @@ def _joined(form: forms.Form, key: str, names: list[str], separator: str | None 
     return Answer(key=key, lines=lines or [NOT_GIVEN], anchor=_anchor(form, names[0]))
 
 
+def _parent_address(form: NotificationForm, number: int) -> list[Answer]:
+    """Whether the parent lives at the child's home address and, when not, their own address."""
+    p = f"parent_{number}_"
+    answers = [_answer(form, "Lives at the child's home address", f"{p}same_address")]
+    if getattr(form, "cleaned_data", {}).get(f"{p}same_address") is not True:
+        names = [f"{p}{name}" for name in NotificationForm.PARENT_ADDRESS]
+        answers.append(_joined(form, "Their address", names))
+    return answers
+
+
 def answer_sections(form: NotificationForm) -> list[AnswerSection]:
     """What the form says, section by section, in the order the form asks it."""
     a = _answer
@@ -220,6 +230,7 @@ def answer_sections(form: NotificationForm) -> list[AnswerSection]:
                     a(form, "Relationship to the child", f"{p}relationship"),
                     a(form, "Parental responsibility", f"{p}parental_responsibility"),
                     a(form, "Child normally lives with them", f"{p}lives_with_child"),
+                    *_parent_address(form, number),
                     a(form, "Emergency phone number", f"{p}emergency_phone"),
                     a(form, "Email address", f"{p}email"),
                 ],

@@ -8,10 +8,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from ehe_register.models import LocalAuthority, OffRollNotification, User
+from ehe_register.models import LocalAuthority, OffRollNotification, Person, User
 from ehe_register.roles import Role
+from ehe_register.validators import year_group
 from tests.factories import TEST_PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -36,14 +38,27 @@ def choose(scope: Any, question: str, answer: str) -> None:
     scope.get_by_role("group", name=question, exact=True).get_by_role("radio", name=answer, exact=True).check()
 
 
-def fill_parent(page: Any, number: int, first: str, last: str, relationship: str, phone: str) -> None:
+def fill_parent(
+    page: Any, number: int, first: str, last: str, relationship: str, phone: str, elsewhere: tuple[str, ...] = ()
+) -> None:
+    """One parent; ``elsewhere`` is their own address (line 1, town, postcode) when it is not the child's."""
     parent = page.get_by_role("group", name=re.compile(rf"^Parent or carer {number}"))
     parent.get_by_label("First name", exact=True).fill(first)
     parent.get_by_label("Last name", exact=True).fill(last)
     parent.get_by_label("Relationship to the child").select_option(label=relationship)
     choose(parent, "Does this person have parental responsibility?", "Yes")
-    choose(parent, "Does the child normally live with this person?", "Yes")
+    choose(parent, "Does the child normally live with this person?", "No" if elsewhere else "Yes")
+    choose(parent, "Does this person live at the child's home address?", "No" if elsewhere else "Yes")
+    if elsewhere:
+        line_1, town, postcode = elsewhere
+        parent.get_by_label("Address line 1", exact=True).fill(line_1)
+        parent.get_by_label("Town or city").fill(town)
+        parent.get_by_label("Postcode").fill(postcode)
     parent.get_by_label("Emergency phone number").fill(phone)
+
+
+def home_address(page: Any) -> Any:
+    return page.get_by_role("group", name="Home address and local authority")
 
 
 def fill_the_form_with_two_mistakes(page: Any, today: date) -> None:
@@ -56,12 +71,12 @@ def fill_the_form_with_two_mistakes(page: Any, today: date) -> None:
     page.get_by_label("Unique pupil number (UPN) (optional)").fill("H801200001001")
     page.get_by_label("Year group (optional)").select_option(label="Year 6")
 
-    page.get_by_label("Address line 1", exact=True).fill("1 High Street")
-    page.get_by_label("Town or city").fill("Guildford")
-    page.get_by_label("Postcode").fill("not a postcode")
+    home_address(page).get_by_label("Address line 1", exact=True).fill("1 High Street")
+    home_address(page).get_by_label("Town or city").fill("Guildford")
+    home_address(page).get_by_label("Postcode").fill("not a postcode")
 
     fill_parent(page, 1, "Anne", "Lovelace", "Mother", "07700 900 982")
-    fill_parent(page, 2, "Bill", "Lovelace", "Father", "07700 900 983")
+    fill_parent(page, 2, "Bill", "Lovelace", "Father", "07700 900 983", ("Flat 2, Rose Court", "Woking", "gu21 4aa"))
 
     fill_date(page, "Date the parent's written notice was received", today - timedelta(days=1))
     choose(
@@ -119,12 +134,15 @@ def send_a_notification(page: Any, base_url: str, user: User, at: Callable[[str]
     assert page.evaluate("document.activeElement.id") == "id_postcode"
     at("form with errors")
 
-    page.get_by_label("Postcode").fill("gu1 1aa")
+    home_address(page).get_by_label("Postcode").fill("gu1 1aa")
     fill_the_safeguarding_details(page, today)
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(f"{base_url}/school/notify/check-your-answers/")
     assert page.get_by_role("heading", name="Check your answers before sending the notification").is_visible()
     assert page.get_by_text("GU1 1AA").is_visible()
+    # The second parent's own address (regulation 13), as they will be stored.
+    their_address = page.locator(".govuk-summary-list__row", has_text="Their address")
+    expect(their_address.locator(".govuk-summary-list__value")).to_have_text("Flat 2, Rose CourtWokingGU21 4AA")
     at("check answers")
 
     page.get_by_role("button", name="Send notification").click()
@@ -162,6 +180,12 @@ def test_a_school_user_sends_a_notification(page: Any, live_server: Any, la: Loc
     assert notification.safeguarding_concerns is True
     assert notification.episode is not None
     assert notification.snapshot["referral_reference"] == ["CSPA-4821"]
+    bill = Person.objects.get(first_name="Bill")
+    assert (bill.address_line_1, bill.address_town, bill.postcode) == ("Flat 2, Rose Court", "Woking", "GU21 4AA")
+    assert notification.child is not None
+    child = notification.child
+    assert child.school_year_group == "6"
+    assert child.derived_year_group == year_group(child.date_of_birth, timezone.localdate(notification.submitted_at))
     assert blocked == []  # the pages work under the service's own Content Security Policy
 
 

@@ -24,7 +24,7 @@ from ehe_register.validators import (
     UPN_LENGTH_MESSAGE,
 )
 from tests.factories import SchoolFactory, UserFactory
-from workflows.services.submission import NotificationInput
+from workflows.services.intake import IntakeRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -57,6 +57,7 @@ def valid_data(la: LocalAuthority, **overrides: str) -> dict[str, str]:
         "parent_1_relationship": "mother",
         "parent_1_parental_responsibility": "yes",
         "parent_1_lives_with_child": "yes",
+        "parent_1_same_address": "yes",
         "parent_1_emergency_phone": "07700 900 982",
         "parent_1_email": "",
         **_date("notice_received_on", 2, 3, 2026),
@@ -93,8 +94,22 @@ PARENT_2 = {
     "parent_2_relationship": "father",
     "parent_2_parental_responsibility": "yes",
     "parent_2_lives_with_child": "no",
+    "parent_2_same_address": "no",
+    "parent_2_address_line_1": "Flat 2, Rose Court",
+    "parent_2_address_line_2": "",
+    "parent_2_address_town": "Woking",
+    "parent_2_postcode": "gu21 4aa",
     "parent_2_emergency_phone": "+44 (0)7700 900983",
     "parent_2_email": "bill@example.com",
+}
+
+
+PARENT_1_ELSEWHERE = {
+    "parent_1_same_address": "no",
+    "parent_1_address_line_1": "3 Station Road",
+    "parent_1_address_line_2": "",
+    "parent_1_address_town": "Epsom",
+    "parent_1_postcode": "KT17 1AA",
 }
 
 
@@ -123,22 +138,32 @@ def test_a_complete_notification_is_valid_and_normalised(la: LocalAuthority, sch
     user = UserFactory(local_authority=None)
     data = form.to_input(submitted_by=user, snapshot={"legal_first_name": ["Ada"]})
 
-    assert isinstance(data, NotificationInput)
-    assert data.school == school
-    assert data.residence_la == la
-    assert data.upn == "H801200001001"
-    assert data.postcode == "GU1 1AA"
-    assert data.date_of_birth == date(2014, 12, 10)
-    assert data.removal_status == RemovalStatus.REMOVED
-    assert data.removed_from_roll_on == date(2026, 3, 3)
-    assert data.ground_confirmed is True
+    assert isinstance(data, IntakeRecord)
+    assert data.child is not None
+    assert data.notice is not None
+    assert data.opened_by_school == school
+    assert data.local_authority_id == la.pk
+    assert data.child.upn == "H801200001001"
+    assert data.child.postcode == "GU1 1AA"
+    assert data.child.date_of_birth == date(2014, 12, 10)
+    assert data.child.school_year_group == "6"
+    assert data.notice.removal_status == RemovalStatus.REMOVED
+    assert data.notice.removed_from_roll_on == date(2026, 3, 3)
+    assert data.notice.ground_confirmed is True
     assert data.special_school_placed_by_la is False
-    assert data.safeguarding_concerns is False
-    assert [p.first_name for p in data.parents] == ["Anne", "Bill"]
-    assert data.parents[0].emergency_phone == "07700900982"
-    assert data.parents[1].emergency_phone == "07700900983"
-    assert data.parents[1].lives_with_child is False
-    assert data.parents[0].parental_responsibility is True
+    assert data.concern is None
+    parents = data.child.parents
+    assert [p.first_name for p in parents] == ["Anne", "Bill"]
+    assert parents[0].emergency_phone == "07700900982"
+    assert parents[1].emergency_phone == "07700900983"
+    assert parents[1].lives_with_child is False
+    assert parents[0].parental_responsibility is True
+    assert (parents[0].address_line_1, parents[0].postcode) == ("", "")
+    assert (parents[1].address_line_1, parents[1].address_town, parents[1].postcode) == (
+        "Flat 2, Rose Court",
+        "Woking",
+        "GU21 4AA",
+    )
 
 
 def test_the_local_authority_defaults_to_the_schools(la: LocalAuthority, school: School) -> None:
@@ -233,6 +258,7 @@ def test_a_second_parent_once_started_must_be_complete(la: LocalAuthority, schoo
         "parent_2_relationship": ["Select the relationship of parent or carer 2 to the child"],
         "parent_2_parental_responsibility": ["Select yes if parent or carer 2 has parental responsibility"],
         "parent_2_lives_with_child": ["Select yes if the child normally lives with parent or carer 2"],
+        "parent_2_same_address": ["Select yes if parent or carer 2 lives at the child's home address"],
         "parent_2_emergency_phone": ["Enter an emergency phone number for parent or carer 2"],
     }
 
@@ -241,7 +267,47 @@ def test_a_second_parent_left_blank_is_not_sent(la: LocalAuthority, school: Scho
     # A radio chosen by mistake cannot be cleared, so it alone does not start the second parent.
     form = make_form(valid_data(la, parent_2_parental_responsibility="yes"), school)
     assert form.is_valid(), form.errors
-    assert len(form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={}).parents) == 1
+    assert len(form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={}).child.parents) == 1  # type: ignore[union-attr]
+
+
+def test_a_parent_at_another_address_gives_it(la: LocalAuthority, school: School) -> None:
+    form = make_form(valid_data(la, **PARENT_1_ELSEWHERE), school)
+    assert form.is_valid(), form.errors
+    child = form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={}).child
+    assert child is not None
+    [parent] = child.parents
+    assert (parent.address_line_1, parent.address_town, parent.postcode) == ("3 Station Road", "Epsom", "KT17 1AA")
+
+
+def test_a_parent_at_another_address_must_say_where(la: LocalAuthority, school: School) -> None:
+    blank = {**PARENT_1_ELSEWHERE, "parent_1_address_line_1": "", "parent_1_address_town": "", "parent_1_postcode": ""}
+    assert errors_of(valid_data(la, **blank), school) == {
+        "parent_1_address_line_1": ["Enter address line 1 for parent or carer 1, typically the building and street"],
+        "parent_1_address_town": ["Enter town or city for parent or carer 1"],
+        "parent_1_postcode": ["Enter postcode for parent or carer 1"],
+    }
+
+
+@pytest.mark.parametrize("postcode", ["not a postcode", "GU1", "1AA GU1", "Z" * 30])
+def test_a_parents_postcode_is_checked(la: LocalAuthority, school: School, postcode: str) -> None:
+    data = valid_data(la, **{**PARENT_1_ELSEWHERE, "parent_1_postcode": postcode})
+    assert errors_of(data, school) == {"parent_1_postcode": [POSTCODE_MESSAGE]}
+
+
+def test_a_parent_at_the_childs_address_gives_no_other(la: LocalAuthority, school: School) -> None:
+    # Typed before choosing "yes": ignored, never refused.
+    data = valid_data(la, **{**PARENT_1_ELSEWHERE, "parent_1_same_address": "yes", "parent_1_postcode": "nonsense"})
+    form = make_form(data, school)
+    assert form.is_valid(), form.errors
+    child = form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={}).child
+    assert child is not None
+    assert (child.parents[0].address_line_1, child.parents[0].postcode) == ("", "")
+
+
+def test_whether_the_parent_lives_at_the_childs_address_must_be_answered(la: LocalAuthority, school: School) -> None:
+    assert errors_of(valid_data(la, parent_1_same_address=""), school) == {
+        "parent_1_same_address": ["Select yes if parent or carer 1 lives at the child's home address"]
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -404,7 +470,8 @@ def test_a_concern_not_yet_referred_needs_no_referral_details(la: LocalAuthority
     )
     form = make_form(data, school)
     assert form.is_valid(), form.errors
-    sent = form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={})
+    sent = form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={}).concern
+    assert sent is not None
     assert (sent.referred_to_front_door, sent.referred_on, sent.referral_reference) == (False, None, "")
     assert sent.dsl_phone == "01632960001"
 
@@ -412,9 +479,10 @@ def test_a_concern_not_yet_referred_needs_no_referral_details(la: LocalAuthority
 def test_a_complete_concern_is_sent(la: LocalAuthority, school: School) -> None:
     form = make_form(valid_data(la, **SAFEGUARDING_YES), school)
     assert form.is_valid(), form.errors
-    sent = form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={})
-    assert sent.safeguarding_concerns is True
-    assert sent.concern_last_raised_on == date(2026, 3, 1)
+    sent = form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={}).concern
+    assert sent is not None
+    assert sent.nature.startswith("Bruising seen")
+    assert sent.last_raised_on == date(2026, 3, 1)
     assert sent.referred_to_front_door is True
     assert (sent.referred_on, sent.referral_reference) == (date(2026, 3, 2), "CSPA-12345")
     assert (sent.dsl_name, sent.dsl_phone) == ("Sam Jones", "01632960001")
@@ -424,8 +492,8 @@ def test_no_concern_ignores_anything_typed_in_the_hidden_section(la: LocalAuthor
     data = valid_data(la, **{**SAFEGUARDING_YES, "safeguarding_concerns": "no", "dsl_phone": "nonsense"})
     form = make_form(data, school)
     assert form.is_valid(), form.errors
-    sent = form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={})
-    assert (sent.concern_nature, sent.dsl_name, sent.dsl_phone, sent.referred_on) == ("", "", "", None)
+    assert form.cleaned_data["dsl_phone"] == ""
+    assert form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={}).concern is None
 
 
 def test_the_front_door_question_names_the_schools_front_door(la: LocalAuthority, school: School) -> None:
@@ -507,7 +575,7 @@ def test_a_user_of_several_schools_says_which_and_only_theirs(la: LocalAuthority
 
     form = NotificationForm(valid_data(la, school=str(also_mine.pk)), schools=schools, today=TODAY)
     assert form.is_valid(), form.errors
-    assert form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={}).school == also_mine
+    assert form.to_input(submitted_by=UserFactory(local_authority=None), snapshot={}).opened_by_school == also_mine
 
 
 # ----------------------------------------------------------------------------------------------
@@ -531,10 +599,18 @@ TEXT_KEYS = [
     "parent_1_last_name",
     "parent_1_emergency_phone",
     "parent_1_email",
+    "parent_1_address_line_1",
+    "parent_1_address_line_2",
+    "parent_1_address_town",
+    "parent_1_postcode",
     "parent_2_first_name",
     "parent_2_last_name",
     "parent_2_emergency_phone",
     "parent_2_email",
+    "parent_2_address_line_1",
+    "parent_2_address_line_2",
+    "parent_2_address_town",
+    "parent_2_postcode",
     "notice_received_on_day",
     "notice_received_on_month",
     "notice_received_on_year",
@@ -560,6 +636,7 @@ CHOICE_KEYS = [
     "residence_la",
     "parent_1_relationship",
     "parent_1_parental_responsibility",
+    "parent_1_same_address",
     "removal_status",
     "ground_confirmed",
     "reason_code",
@@ -605,8 +682,9 @@ def test_every_text_box_is_in_the_hostile_input_test() -> None:
 def test_hostile_strings_in_every_field_give_a_valid_form_or_field_errors(
     la: LocalAuthority, school: School, key: str
 ) -> None:
-    # The safeguarding section is answered "yes" so that its boxes are checked, not ignored.
-    base = valid_data(la, **SAFEGUARDING_YES)
+    # The safeguarding section is answered "yes", and parent 1 lives elsewhere, so that those
+    # boxes are checked, not ignored.
+    base = valid_data(la, **SAFEGUARDING_YES, **PARENT_1_ELSEWHERE)
     allowed = _errors_allowed_for(key)
     for hostile in BLNS:
         form = make_form({**base, key: hostile}, school)

@@ -15,7 +15,8 @@ from ehe_register.roles import Role
 from tests.factories import ChildFactory, make_episode, make_user
 from workflows.actors import SYSTEM
 from workflows.models import Episode, TransitionLog
-from workflows.services.bulk import IntakeRecord, episodes_bulk_transition, episodes_import
+from workflows.services.bulk import episodes_bulk_transition, episodes_import
+from workflows.services.intake import IntakeRecord
 from workflows.services.transitions import TransitionRefused, episode_transition
 from workflows.states import Source, State
 
@@ -160,10 +161,11 @@ def test_only_the_automatic_transitions_run_in_bulk(transition: str, la: LocalAu
 # --- Imports -------------------------------------------------------------------------------------
 
 
-def record(child: Child, state: str, **fields: Any) -> IntakeRecord:
+def record(child: Child, state: str, source: str = Source.IMPORT, **fields: Any) -> IntakeRecord:
     return IntakeRecord(
-        child_id=child.pk,
+        known_child_id=child.pk,
         local_authority_id=child.local_authority_id,
+        source=source,
         state=state,
         received_on=date(2024, 9, 2),
         source_detail="Legacy spreadsheet, row 12",
@@ -179,10 +181,9 @@ def test_import_creates_episodes_in_the_requested_states(source: Source, la: Loc
 
     episodes = episodes_import(
         records=[
-            record(children[0], states[0], review_due_on=date(2027, 1, 4), assigned_officer_id=officer.pk),
-            *(record(child, state) for child, state in zip(children[1:], states[1:], strict=True)),
+            record(children[0], states[0], source, review_due_on=date(2027, 1, 4), assigned_officer_id=officer.pk),
+            *(record(child, state, source) for child, state in zip(children[1:], states[1:], strict=True)),
         ],
-        source=source,
         as_of=AS_OF,
         reason="Migration from the old system",
     )
@@ -211,9 +212,7 @@ def test_import_creates_episodes_in_the_requested_states(source: Source, la: Loc
 
 
 def test_import_writes_the_same_log_as_the_per_row_imported_transition(la: LocalAuthority) -> None:
-    [imported] = episodes_import(
-        records=[record(ChildFactory(local_authority=la), State.REVIEW_DUE)], source=Source.IMPORT, as_of=AS_OF
-    )
+    [imported] = episodes_import(records=[record(ChildFactory(local_authority=la), State.REVIEW_DUE)], as_of=AS_OF)
     single = make_episode(State.NOTIFIED, la=la)
 
     episode_transition(
@@ -233,9 +232,7 @@ def test_import_refuses_a_state_that_does_not_exist(la: LocalAuthority) -> None:
     good, bad = ChildFactory(local_authority=la), ChildFactory(local_authority=la)
 
     with pytest.raises(ValueError, match="not a state"):
-        episodes_import(
-            records=[record(good, State.MONITORING), record(bad, "home_educated")], source=Source.IMPORT, as_of=AS_OF
-        )
+        episodes_import(records=[record(good, State.MONITORING), record(bad, "home_educated")], as_of=AS_OF)
 
     assert not Episode.objects.filter(child__in=[good, bad]).exists()
 
@@ -245,7 +242,7 @@ def test_import_refuses_a_source_other_than_import_or_transfer(source: Source, l
     child = ChildFactory(local_authority=la)
 
     with pytest.raises(ValueError, match="imports and transfers"):
-        episodes_import(records=[record(child, State.MONITORING)], source=source, as_of=AS_OF)
+        episodes_import(records=[record(child, State.MONITORING, source)], as_of=AS_OF)
 
     assert not Episode.objects.filter(child=child).exists()
 
@@ -256,7 +253,6 @@ def test_an_import_that_breaks_one_open_episode_per_child_imports_nothing(la: Lo
     with pytest.raises(IntegrityError):
         episodes_import(
             records=[record(first, State.MONITORING), record(twice, State.MONITORING), record(twice, State.REVIEW_DUE)],
-            source=Source.IMPORT,
             as_of=AS_OF,
         )
 

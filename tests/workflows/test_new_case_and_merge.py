@@ -42,8 +42,9 @@ from workflows.models import (
     EscalationEvent,
     TransitionLog,
 )
+from workflows.services.intake import IntakeRecord
 from workflows.services.merge import children_merge, children_unmerge, possible_match_resolve
-from workflows.services.new_case import ChildHasOpenCase, NewCaseInput, case_open
+from workflows.services.new_case import ChildHasOpenCase, case_open
 from workflows.services.transitions import StaleVersion
 from workflows.states import ClosureReason, Source, State
 
@@ -256,13 +257,15 @@ def test_only_ehe_staff_open_cases(la: LocalAuthority, role: Role) -> None:
     assert post_new_case(make_user(role, la)).status_code == 403
     with pytest.raises(PermissionDenied):
         case_open(
-            data=NewCaseInput(child=ADA, source=Source.PARENT, received_on=TODAY),
+            data=IntakeRecord(local_authority_id=la.pk, child=ADA, source=Source.PARENT, received_on=TODAY),
             actor=make_user(role, la),
         )
 
 
 def test_the_service_refuses_a_school_source_and_a_known_open_case(la: LocalAuthority, officer: User) -> None:
-    data = NewCaseInput(child=ADA, source=Source.PARENT, received_on=TODAY)
+    data = IntakeRecord(
+        local_authority_id=officer.local_authority_id, child=ADA, source=Source.PARENT, received_on=TODAY
+    )
     with pytest.raises(ValidationError):
         case_open(data=replace(data, source=Source.SCHOOL), actor=officer)
     case_open(data=data, actor=officer)

@@ -8,18 +8,21 @@ the benchmark's synthetic data builder are the only code that writes ``Episode.s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django_fsm import State as ComputedTarget
 
+from ehe_register.models import Child
 from workflows.actors import SYSTEM
 from workflows.clocks import episodes_next_action_due_refresh
 from workflows.models import Episode
+from workflows.services.intake import IntakeRecord, intake_child, possible_matches_store
 from workflows.states import Source, State
+
+__all__ = ["BULK_TRANSITIONS", "IntakeRecord", "episodes_bulk_transition", "episodes_import"]
 
 BULK_TRANSITIONS = ("review_falls_due", "contacts_went_stale")
 
@@ -75,51 +78,68 @@ def episodes_bulk_transition(
         return moved
 
 
-@dataclass(frozen=True)
-class IntakeRecord:
-    """An existing case entering the register in a later state (legacy migration, transfer in)."""
-
-    child_id: int
-    local_authority_id: int
-    state: str
-    received_on: date
-    source_detail: str
-    assigned_officer_id: int | None = None
-    review_due_on: date | None = None
-    next_action_due: date | None = None
-    reason_code: str = ""
+IMPORT_SOURCES = (Source.IMPORT, Source.TRANSFER)
 
 
-def episodes_import(
-    *, records: Sequence[IntakeRecord], source: Source, as_of: datetime, reason: str = ""
-) -> list[Episode]:
+def episodes_import(*, records: Sequence[IntakeRecord], as_of: datetime, reason: str = "") -> list[Episode]:
     """Create episodes for existing records through the ``imported`` transition, set-wise.
 
-    The episodes are created in ``notified`` and moved by one statement that writes the same
-    TransitionLog rows as ``episode_transition(transition="imported")``. A record's own
-    ``next_action_due`` (the date its old system held) is kept, named in the transition's payload
-    as an explicit date is; otherwise the state's clock sets it (``workflows.clocks``).
+    Each record's child is the known child it names or the one intake matching finds or creates
+    (``intake_child``, the path a school's notification and a new case take, with likely matches
+    kept for an officer). The episodes are created in ``notified``, with the facts the old record
+    holds, and moved by one statement that writes the same TransitionLog rows as
+    ``episode_transition(transition="imported")``. A record's own ``next_action_due`` (the date
+    its old system held) is kept, named in the transition's payload as an explicit date is;
+    otherwise the state's clock sets it (``workflows.clocks``). All or nothing.
     """
-    if source not in (Source.IMPORT, Source.TRANSFER):
-        raise ValueError("Only imports and transfers enter the register in a later state")
     for record in records:
+        if record.source not in IMPORT_SOURCES:
+            raise ValueError("Only imports and transfers enter the register in a later state")
         if record.state not in State.values:
             raise ValueError(f"{record.state!r} is not a state")
+    known = dict(
+        Child.objects.filter(pk__in=[r.known_child_id for r in records if r.known_child_id is not None]).values_list(
+            "pk", "local_authority_id"
+        )
+    )
+    for record in records:
+        if record.known_child_id is not None and known.get(record.known_child_id) != record.local_authority_id:
+            raise ValueError(f"Child {record.known_child_id} is not on this local authority's register")
     with transaction.atomic():
+        child_ids = []
+        for record in records:
+            if record.known_child_id is not None:
+                child_ids.append(record.known_child_id)
+                continue
+            found = intake_child(record, as_of=as_of)
+            possible_matches_store(found, as_of=as_of)
+            child_ids.append(found.child.pk)
         episodes = Episode.objects.bulk_create(
             [
                 Episode(
-                    child_id=r.child_id,
+                    child_id=child_id,
                     local_authority_id=r.local_authority_id,
-                    source=source,
+                    source=r.source,
                     source_detail=r.source_detail,
-                    received_on=r.received_on,
+                    opened_by_school=r.opened_by_school,
+                    received_on=r.received(as_of),
                     opened_at=as_of,
-                    assigned_officer_id=r.assigned_officer_id,
-                    review_due_on=r.review_due_on,
                     reason_code=r.reason_code,
+                    concern_at_intake=r.concern is not None,
+                    special_school_placed_by_la=r.special_school_placed_by_la,
+                    attendance_order_in_force=r.attendance_order_in_force,
+                    assigned_officer_id=r.assigned_officer_id,
+                    priority=r.priority,
+                    review_due_on=r.review_due_on,
+                    next_action_due=r.next_action_due,
+                    contacts_verified_at=r.contacts_verified_at,
+                    first_contact_at=r.first_contact_at,
+                    child_seen_at_home_at=r.child_seen_at_home_at,
+                    s437_served_on=r.s437_served_on,
+                    s437_served_how=r.s437_served_how,
+                    attendance_order_served_on=r.attendance_order_served_on,
                 )
-                for r in records
+                for child_id, r in zip(child_ids, records, strict=True)
             ]
         )
         targets: list[Any] = [

@@ -9,22 +9,18 @@ telling us about the same new child at the same moment give one child and one op
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ehe_register.models import (
-    PossibleMatch,
-    User,
-)
+from ehe_register.models import User
 from ehe_register.roles import Role
-from ehe_register.services.children import ChildDetails, child_find_or_create, child_identity_lock
 from workflows.actors import actor_name
 from workflows.models import ConcernSource, Episode, Escalation, EscalationEvent
 from workflows.services.casework import concern_kept_at_intake, episode_assign
-from workflows.services.intake import episode_open
+from workflows.services.intake import IntakeRecord, intake_child, intake_episode_open, possible_matches_store
 from workflows.states import ACTIVE_STATES, Source
 
 OFFICER_SOURCES = (Source.PARENT, Source.OTHER_AGENCY, Source.OFFICER)
@@ -42,27 +38,13 @@ class ChildHasOpenCase(Exception):
 
 
 @dataclass(frozen=True)
-class NewCaseInput:
-    child: ChildDetails
-    source: str
-    received_on: date
-    source_detail: str = ""
-    concern: bool = False
-    concern_detail: str = ""
-    special_school_placed_by_la: bool = False
-    attendance_order_in_force: bool = False
-    reason_code: str = ""
-    assign_to_me: bool = False
-
-
-@dataclass(frozen=True)
 class NewCaseResult:
     episode: Episode
     child_created: bool
     likely_matches: int
 
 
-def case_open(*, data: NewCaseInput, actor: User, as_of: datetime | None = None) -> NewCaseResult:
+def case_open(*, data: IntakeRecord, actor: User, as_of: datetime | None = None) -> NewCaseResult:
     """Find or create the child, open the case and run the risk check, in one transaction.
 
     A certain match reuses the known child (and is refused with :class:`ChildHasOpenCase` when
@@ -74,46 +56,32 @@ def case_open(*, data: NewCaseInput, actor: User, as_of: datetime | None = None)
     la_id = actor.local_authority_id
     if la_id is None or not (actor.roles & {Role.EHE_OFFICER, Role.EHE_MANAGER}):
         raise PermissionDenied("Only EHE officers and managers can open a case")
+    if data.local_authority_id != la_id or data.child is None:
+        raise PermissionDenied("An officer opens a case for a child of their own local authority")
     if data.source not in OFFICER_SOURCES:
         raise ValidationError("Say where the information came from")
-    if data.concern and not data.concern_detail.strip():
+    if data.concern is not None and not data.concern.nature.strip():
         raise ValidationError("Describe the safeguarding concern")
     with transaction.atomic():
-        child_identity_lock(la_id, data.child.date_of_birth)
-        found = child_find_or_create(la_id=la_id, details=data.child)
+        found = intake_child(data, as_of=as_of)
         if not found.created:
             open_case = Episode.objects.filter(child=found.child, state__in=ACTIVE_STATES).first()
             if open_case is not None:
                 raise ChildHasOpenCase(open_case)
-        child = found.child
-        for candidate, reasons in found.likely:
-            PossibleMatch.objects.get_or_create(
-                child=child, candidate=candidate, defaults={"reasons": reasons, "found_at": as_of}
-            )
-
-        episode = episode_open(
-            child=child,
-            source=Source(data.source),
-            source_detail=data.source_detail,
-            received_on=data.received_on,
-            as_of=as_of,
-            concern_at_intake=data.concern,
-            special_school_placed_by_la=data.special_school_placed_by_la,
-            attendance_order_in_force=data.attendance_order_in_force,
-            reason_code=data.reason_code,
-        )
-        if data.concern:
+        possible_matches_store(found, as_of=as_of)
+        episode = intake_episode_open(data, found.child, as_of=as_of)
+        if data.concern is not None:
             escalation = Escalation.objects.get(episode=episode, rule="concern_ticked", resolved_at__isnull=True)
             EscalationEvent.objects.create(
                 escalation=escalation,
                 kind="noted",
                 level=escalation.level,
                 actor_name=actor_name(actor),
-                note=data.concern_detail.strip(),
+                note=data.concern.nature.strip(),
                 at=as_of,
             )
             concern_kept_at_intake(
-                episode=episode, text=data.concern_detail, source=ConcernSource.NEW_CASE, as_of=as_of, author=actor
+                episode=episode, text=data.concern.nature, source=ConcernSource.NEW_CASE, as_of=as_of, author=actor
             )
         if data.assign_to_me and actor.has_role(Role.EHE_OFFICER):
             episode = episode_assign(

@@ -8,9 +8,8 @@ and the outbox messages (the receipt among them). Nothing is half-saved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -20,18 +19,15 @@ from ehe_register.models import (
     Child,
     LocalAuthority,
     OffRollNotification,
-    PossibleMatch,
     Routing,
-    School,
     User,
 )
-from ehe_register.services.children import ChildDetails, ParentDetails, child_find_or_create, child_identity_lock
 from ehe_register.validators import is_compulsory_school_age
 from notifications.models import Channel
 from notifications.services import message_enqueue
 from workflows.models import ConcernSource, Episode
 from workflows.services.casework import concern_kept_at_intake, episode_concern_raised
-from workflows.services.intake import episode_open
+from workflows.services.intake import Concern, IntakeRecord, intake_child, intake_episode_open, possible_matches_store
 from workflows.states import ACTIVE_STATES, Source
 
 
@@ -42,65 +38,6 @@ class SubmissionRateLimited(Exception):
         return (
             "You have sent a lot of notifications in the last hour. Wait a while and try again, "
             "or contact the home education team."
-        )
-
-
-@dataclass(frozen=True)
-class NotificationInput:
-    school: School
-    submitted_by: User
-    snapshot: dict[str, Any]
-    residence_la: LocalAuthority
-    legal_first_name: str
-    legal_middle_names: str
-    legal_last_name: str
-    preferred_first_name: str
-    date_of_birth: date
-    sex: str
-    upn: str
-    year_group: str
-    address_line_1: str
-    address_line_2: str
-    address_town: str
-    postcode: str
-    parents: tuple[ParentDetails, ...]
-    notice_received_on: date
-    removed_from_roll_on: date | None
-    removal_status: str
-    ground_confirmed: bool
-    reason_code: str
-    reason_detail: str
-    sen_status: str
-    social_care_status: str
-    social_worker_email: str
-    special_school_placed_by_la: bool
-    attendance_order_in_force: bool
-    safeguarding_concerns: bool
-    concern_nature: str = ""
-    concern_last_raised_on: date | None = None
-    referred_to_front_door: bool = False
-    referred_on: date | None = None
-    referral_reference: str = ""
-    dsl_name: str = ""
-    dsl_phone: str = ""
-
-    def child_details(self) -> ChildDetails:
-        return ChildDetails(
-            legal_first_name=self.legal_first_name,
-            legal_middle_names=self.legal_middle_names,
-            legal_last_name=self.legal_last_name,
-            preferred_first_name=self.preferred_first_name,
-            date_of_birth=self.date_of_birth,
-            sex=self.sex,
-            upn=self.upn,
-            address_line_1=self.address_line_1,
-            address_line_2=self.address_line_2,
-            address_town=self.address_town,
-            postcode=self.postcode,
-            parents=self.parents,
-            sen_status=self.sen_status,
-            social_care_status=self.social_care_status,
-            social_worker_email=self.social_worker_email,
         )
 
 
@@ -129,55 +66,56 @@ def _check_rate(user: User, as_of: datetime) -> None:
         raise SubmissionRateLimited
 
 
-def notification_submit(*, data: NotificationInput, as_of: datetime | None = None) -> OffRollNotification:
+def notification_submit(*, data: IntakeRecord, as_of: datetime | None = None) -> OffRollNotification:
+    """Record a school's notification (``data.notice`` and ``data.opened_by_school`` given, a
+    described child) and, where the child's LA uses the service, match the child and open or
+    find the case."""
     as_of = as_of or timezone.now()
+    notice, school, details = data.notice, data.opened_by_school, data.child
+    if notice is None or school is None or details is None or data.source != Source.SCHOOL:
+        raise ValueError("A school's notification names its school and describes the child and the notice")
+    data = replace(data, source_detail=data.source_detail or str(school))
     with transaction.atomic():
-        _check_rate(data.submitted_by, as_of)
-        la = data.residence_la
-        child = episode = None
-        matches: list[tuple[Child, list[str]]] = []
+        _check_rate(notice.submitted_by, as_of)
+        la = LocalAuthority.objects.get(pk=data.local_authority_id)
+        child = episode = found = None
         if la.uses_service:
             routing = Routing.THIS_DEPLOYMENT
-            child_identity_lock(la.pk, data.date_of_birth)
-            found = child_find_or_create(la_id=la.pk, details=data.child_details())
-            child, matches = found.child, found.likely
+            found = intake_child(data, as_of=as_of)
+            child = found.child
             episode = _find_or_open_episode(data, child, as_of)
         else:
             routing = Routing.FORWARDED
         notification = OffRollNotification.objects.create(
             reference=_next_reference(la),
-            school=data.school,
-            submitted_by=data.submitted_by,
+            school=school,
+            submitted_by=notice.submitted_by,
             submitted_at=as_of,
-            snapshot=data.snapshot,
+            snapshot=notice.snapshot,
             residence_la=la,
             routing=routing,
             child=child,
             episode=episode,
-            legal_first_name=data.legal_first_name,
-            legal_last_name=data.legal_last_name,
-            date_of_birth=data.date_of_birth,
-            upn=data.upn,
-            postcode=data.postcode,
-            notice_received_on=data.notice_received_on,
-            removed_from_roll_on=data.removed_from_roll_on,
-            removal_status=data.removal_status,
+            legal_first_name=details.legal_first_name,
+            legal_last_name=details.legal_last_name,
+            date_of_birth=details.date_of_birth,
+            upn=details.upn,
+            postcode=details.postcode,
+            notice_received_on=notice.notice_received_on,
+            removed_from_roll_on=notice.removed_from_roll_on,
+            removal_status=notice.removal_status,
             reason_code=data.reason_code,
-            safeguarding_concerns=data.safeguarding_concerns,
-            outside_school_age=not is_compulsory_school_age(data.date_of_birth, timezone.localdate(as_of)),
+            safeguarding_concerns=data.concern is not None,
+            outside_school_age=not is_compulsory_school_age(details.date_of_birth, timezone.localdate(as_of)),
         )
-        for candidate, reasons in matches:
-            PossibleMatch.objects.get_or_create(
-                child=child,
-                candidate=candidate,
-                defaults={"notification": notification, "reasons": reasons, "found_at": as_of},
-            )
+        if found is not None:
+            possible_matches_store(found, as_of=as_of, notification=notification)
         for channel in (Channel.IN_APP, Channel.EMAIL):
             message_enqueue(
                 template="emails/notification_receipt",
                 idempotency_key=f"receipt:{notification.reference}:{channel}",
                 channel=channel,
-                recipient_user=data.submitted_by,
+                recipient_user=notice.submitted_by,
                 local_authority=la if la.uses_service else None,
                 payload={"reference": notification.reference, "routing": routing, "la_name": la.header_name},
                 as_of=as_of,
@@ -185,53 +123,51 @@ def notification_submit(*, data: NotificationInput, as_of: datetime | None = Non
         return notification
 
 
-def _find_or_open_episode(data: NotificationInput, child: Child, as_of: datetime) -> Episode:
+def _find_or_open_episode(data: IntakeRecord, child: Child, as_of: datetime) -> Episode:
     """A child with an open case keeps it (a ticked concern is raised on it); otherwise a new
     episode opens. A closed episode is never reopened by a notification."""
+    submitter = data.notice.submitted_by if data.notice is not None else None
     open_episode = Episode.objects.filter(child=child, state__in=ACTIVE_STATES).first()
     if open_episode is not None:
-        if data.safeguarding_concerns:
+        if data.concern is not None:
             episode_concern_raised(
                 episode_id=open_episode.pk,
                 as_of=as_of,
-                note=_concern_text(data),
+                note=_concern_text(data.concern),
                 source=ConcernSource.SCHOOL_NOTIFICATION,
-                author=data.submitted_by,
-                author_name=f"{data.submitted_by.display_name}, {data.school.name}",
+                author=submitter,
+                author_name=_school_author(data),
             )
         return open_episode
-    episode = episode_open(
-        child=child,
-        source=Source.SCHOOL,
-        received_on=timezone.localdate(as_of),
-        as_of=as_of,
-        opened_by_school=data.school,
-        concern_at_intake=data.safeguarding_concerns,
-        special_school_placed_by_la=data.special_school_placed_by_la,
-        attendance_order_in_force=data.attendance_order_in_force,
-        reason_code=data.reason_code,
-        source_detail=str(data.school),
-    )
-    if data.safeguarding_concerns:
+    episode = intake_episode_open(data, child, as_of=as_of)
+    if data.concern is not None:
         concern_kept_at_intake(
             episode=episode,
-            text=_concern_text(data),
+            text=_concern_text(data.concern),
             source=ConcernSource.SCHOOL_NOTIFICATION,
             as_of=as_of,
-            author=data.submitted_by,
-            author_name=f"{data.submitted_by.display_name}, {data.school.name}",
+            author=submitter,
+            author_name=_school_author(data),
         )
     return episode
 
 
-def _concern_text(data: NotificationInput) -> str:
+def _school_author(data: IntakeRecord) -> str:
+    submitter = data.notice.submitted_by if data.notice is not None else None
+    who = submitter.display_name if submitter is not None else "The school"
+    return f"{who}, {data.opened_by_school.name}" if data.opened_by_school is not None else who
+
+
+def _concern_text(concern: Concern) -> str:
     """What the school said about its concern, as one text to keep on the case."""
-    lines = [data.concern_nature.strip() or "The school ticked safeguarding concerns"]
-    if data.concern_last_raised_on:
-        lines.append(f"Last raised: {data.concern_last_raised_on:%d/%m/%Y}")
-    if data.referred_to_front_door:
-        referred = f"Referred to the front door on {data.referred_on:%d/%m/%Y}" if data.referred_on else "Referred"
-        lines.append(referred + (f", reference {data.referral_reference}" if data.referral_reference else ""))
-    if data.dsl_name or data.dsl_phone:
-        lines.append(f"Designated safeguarding lead: {data.dsl_name} {data.dsl_phone}".strip())
+    lines = [concern.nature.strip() or "The school ticked safeguarding concerns"]
+    if concern.last_raised_on:
+        lines.append(f"Last raised: {concern.last_raised_on:%d/%m/%Y}")
+    if concern.referred_to_front_door:
+        referred = (
+            f"Referred to the front door on {concern.referred_on:%d/%m/%Y}" if concern.referred_on else "Referred"
+        )
+        lines.append(referred + (f", reference {concern.referral_reference}" if concern.referral_reference else ""))
+    if concern.dsl_name or concern.dsl_phone:
+        lines.append(f"Designated safeguarding lead: {concern.dsl_name} {concern.dsl_phone}".strip())
     return "\n".join(lines)

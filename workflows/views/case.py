@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from pghistory.models import Events
 
 from ehe_register.accounts.guards import role_required
@@ -31,6 +31,7 @@ from ehe_register.models import (
     Address,
     AddressCheck,
     AddressKind,
+    Child,
     ChildMerge,
     ChildPerson,
     User,
@@ -42,10 +43,11 @@ from ehe_register.validators import year_group, year_group_label
 from notifications.delivery import message_subject
 from notifications.models import Message
 from workflows.escalation_rules import RULES
-from workflows.forms import AssignForm, SelfAssignForm
+from workflows.forms import AssignForm, ChildContactDetailsForm, SelfAssignForm
 from workflows.models import Activity, Concern, Episode, Escalation, EscalationEvent, TransitionLog
 from workflows.selectors import episode_for, episodes_for, officers_of
 from workflows.services.casework import episode_assign
+from workflows.services.child_details import CONTACT_FIELDS, child_contact_details_update
 from workflows.services.transitions import StaleVersion
 from workflows.services.verification import contacts_status
 from workflows.states import State
@@ -155,7 +157,46 @@ def _timeline(episode: Episode) -> list[TimelineItem]:
             )
         )
     items += _message_items(episode)
+    items += _contact_detail_items(episode)
     return sorted(items, key=lambda item: item.at, reverse=True)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return str(value) if value not in (None, "") else "Not given"
+
+
+def _contact_detail_items(episode: Episode) -> list[TimelineItem]:
+    """Changes to the child's confidential-address flag, interpreter, language and contact
+    preferences (from the field history), with who made each and when."""
+    events = [
+        event
+        for event in Events.objects.tracks(episode.child)
+        .filter(pgh_label="update")
+        .order_by("-pgh_created_at")[:HISTORY_LIMIT]
+        if event.pgh_model.endswith("ChildEvent") and set(event.pgh_diff or {}) & set(CONTACT_FIELDS)
+    ]
+    user_ids = {e.pgh_context.get("user") for e in events if isinstance(e.pgh_context, dict)}
+    names = {u.pk: u.display_name for u in User.objects.filter(pk__in=[i for i in user_ids if i])}
+    verbose = {name: str(getattr(Child._meta.get_field(name), "verbose_name", name)) for name in CONTACT_FIELDS}
+    items = []
+    for event in events:
+        context = event.pgh_context if isinstance(event.pgh_context, dict) else {}
+        diff = event.pgh_diff or {}
+        items.append(
+            TimelineItem(
+                at=event.pgh_created_at,
+                title="Child's contact details changed",
+                byline=names.get(context.get("user") or 0, "The service"),
+                details=[
+                    f"{verbose[name].capitalize()}: {_shown(diff[name][0])} to {_shown(diff[name][1])}"
+                    for name in CONTACT_FIELDS
+                    if name in diff
+                ],
+            )
+        )
+    return items
 
 
 def _message_items(episode: Episode) -> list[TimelineItem]:
@@ -334,6 +375,10 @@ def _case_context(
         "episode": episode,
         "child": child,
         "year_group": year_group_label(year_group(child.date_of_birth, today)),
+        "derived_year_group": (
+            year_group_label(child.derived_year_group) if child.derived_year_group is not None else ""
+        ),
+        "may_change_contact_details": bool(user.roles & {Role.EHE_OFFICER, Role.EHE_MANAGER}),
         "involvement": _previous_involvement(request, episode),
         "carers": list(child.carer_links.select_related("person").order_by("pk")),
         "siblings": _siblings(request, episode),
@@ -418,3 +463,44 @@ def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
     to = "you" if officer == user else (officer.display_name if officer else "the team queue")
     messages.success(request, f"Case {episode.reference} assigned to {to}")
     return redirect("cases:detail", pk=episode.pk)
+
+
+@role_required(Role.EHE_OFFICER, Role.EHE_MANAGER)
+@require_http_methods(["GET", "POST"])
+def child_contact_details_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change the child's confidential-address flag, interpreter and language, and contact
+    preferences. Every change is logged with who made it (the case timeline shows it); a form
+    loaded before someone else changed the case is refused with who changed it and when."""
+    user: Any = request.user
+    episode = episode_for(user, pk)
+    child = episode.child
+    if request.method == "POST":
+        form = ChildContactDetailsForm(request.POST)
+        if form.is_valid():
+            try:
+                changed = child_contact_details_update(
+                    episode_id=episode.pk,
+                    details=form.to_details(),
+                    actor=user,
+                    expected_version=form.cleaned_data["version"],
+                )
+            except StaleVersion as stale:
+                form.add_error(None, str(stale))
+            else:
+                messages.success(request, "Child's contact details saved" if changed else "Nothing was changed")
+                return redirect("cases:detail", pk=episode.pk)
+        status = 409 if form.errors.get("__all__") else 400
+    else:
+        form = ChildContactDetailsForm(
+            initial={
+                "confidential_address": "yes" if child.confidential_address else "no",
+                "interpreter_needed": "yes" if child.interpreter_needed else "no",
+                "language": child.language,
+                "contact_preferences": child.contact_preferences,
+                "version": episode.version,
+            }
+        )
+        status = 200
+    access_log_record(user=user, children=[child], action=AccessAction.VIEW, path=request.path)
+    context = {"episode": episode, "child": child, "form": form, "case_url": reverse("cases:detail", args=[episode.pk])}
+    return render(request, "officers/child_contact_details.html", context, status=status)

@@ -33,7 +33,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
     open_case = None
     if request.method == "POST" and form.is_valid():
         try:
-            result = case_open(data=form.to_input(), actor=user)
+            result = case_open(data=form.to_input(local_authority_id=user.local_authority_id), actor=user)
         except ChildHasOpenCase as known:
             open_case = known.episode
             form.add_error(None, str(known))
