@@ -30,7 +30,6 @@ from workflows.models import Episode
 from workflows.services.escalations import escalation_raise
 from workflows.services.transitions import episode_transition
 from workflows.states import Priority, Source, State
-from workflows.sweeps import episode_rules_evaluate
 
 
 @dataclass(frozen=True)
@@ -203,5 +202,8 @@ def episode_risk_check(*, episode_id: int, as_of: datetime, actor: Any = SYSTEM)
             escalation_raise(episode=episode, rule_name="concern_ticked", as_of=as_of)
         if "social_care_known" in reasons or "previous_episode_closed_with_concerns" in reasons:
             escalation_raise(episode=episode, rule_name="social_care_known", as_of=as_of)
+        # The sweep's own code, for this case (the sweep imports the intake path: imported here).
+        from workflows.sweeps import episode_rules_evaluate
+
         episode_rules_evaluate(episode_id=episode_id, as_of=as_of)
         return Episode.objects.select_related("child", "local_authority").get(pk=episode_id)
