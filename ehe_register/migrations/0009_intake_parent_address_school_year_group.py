@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ehe_register', '0006_child_merge'),
+        ('ehe_register', '0008_fast_pages'),
     ]
 
     operations = [
