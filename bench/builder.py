@@ -425,7 +425,8 @@ def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:
         INSERT INTO ehe_register_child (id, legal_first_name, legal_middle_names, legal_last_name,
             preferred_first_name, preferred_last_name, former_names, date_of_birth, sex, upn, former_upns,
             nhs_number, sen_status, social_care_status, social_worker_email, confidential_address,
-            interpreter_needed, language, contact_preferences, created_at, updated_at, local_authority_id)
+            interpreter_needed, language, contact_preferences, school_year_group, created_at, updated_at,
+            local_authority_id)
         SELECT %(cb)s + g, {_pick(FIRST_NAMES, 11)}, '', {_pick(LAST_NAMES, 12)},
                CASE WHEN {_r(13)} < 0.05 THEN {_pick(FIRST_NAMES, 14)} ELSE '' END, '', '[]'::jsonb,
                %(today)s - (1900 + floor({_r(15)} * 4000))::int,
@@ -435,7 +436,7 @@ def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:
                     WHEN {_r(17)} < 0.02 THEN 'child_protection_plan' WHEN {_r(17)} < 0.05 THEN 'child_in_need'
                     ELSE 'none' END,
                CASE WHEN {_r(17)} < 0.05 AND g %% 3 = 0 THEN 'social-worker-' || g || '@example.org' ELSE '' END,
-               {_r(18)} < 0.01, {_r(19)} < 0.03, CASE WHEN {_r(19)} < 0.03 THEN 'Polish' ELSE '' END, '',
+               {_r(18)} < 0.01, {_r(19)} < 0.03, CASE WHEN {_r(19)} < 0.03 THEN 'Polish' ELSE '' END, '', '',
                %(as_of)s, %(as_of)s, bp.la_id
         {each_child}
         """,
@@ -446,10 +447,11 @@ def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:
     cursor.execute(
         f"""
         INSERT INTO ehe_register_person (id, first_name, last_name, emergency_phone, other_phone, email, created_at,
-            updated_at, local_authority_id)
+            updated_at, local_authority_id, address_line_1, address_line_2, address_town, postcode)
         SELECT %(pb)s + g, {_pick(FIRST_NAMES, 21)}, {_pick(LAST_NAMES, 12)},
                '07700 9' || lpad((g %% 100000)::text, 5, '0'), '',
-               CASE WHEN g %% 3 = 0 THEN 'parent' || g || '@example.org' ELSE '' END, %(as_of)s, %(as_of)s, bp.la_id
+               CASE WHEN g %% 3 = 0 THEN 'parent' || g || '@example.org' ELSE '' END, %(as_of)s, %(as_of)s, bp.la_id,
+               '', '', '', ''
         {each_child}
         """,
         p,

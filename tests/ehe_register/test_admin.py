@@ -33,6 +33,7 @@ ADMIN_MODELS = {
     # Reference data.
     "ehe_register.LocalAuthority",
     "ehe_register.School",
+    "ehe_register.ReasonCode",
     # When the scheduled work runs.
     "django_celery_beat.PeriodicTask",
     "django_celery_beat.ClockedSchedule",

@@ -27,7 +27,7 @@ from tests.factories import AddressFactory, ChildFactory, make_episode, make_use
 from workflows.actors import SYSTEM
 from workflows.clocks import next_action_due_for, review_falls_due_on
 from workflows.models import Episode, Escalation, TransitionLog
-from workflows.services.bulk import IntakeRecord, episodes_bulk_transition, episodes_import
+from workflows.services.bulk import episodes_bulk_transition, episodes_import
 from workflows.services.casework import (
     ActivityInput,
     activity_record,
@@ -40,7 +40,7 @@ from workflows.services.casework import (
     review_record,
 )
 from workflows.services.escalations import escalation_raise
-from workflows.services.intake import episode_open
+from workflows.services.intake import IntakeRecord, episode_open
 from workflows.services.transitions import episode_transition
 from workflows.states import ACTIVE_STATES, Source, State
 from workflows.sweeps import SWEEPS, sweep_run
@@ -298,9 +298,10 @@ def test_an_import_sets_the_clock_the_per_row_import_sets(state: str, la: LocalA
     )
     [bulk] = episodes_import(
         records=[
-            IntakeRecord(child_id=other_child.pk, local_authority_id=la.pk, state=state, source_detail="", **facts)
+            IntakeRecord(
+                known_child_id=other_child.pk, local_authority_id=la.pk, source=Source.IMPORT, state=state, **facts
+            )
         ],
-        source=Source.IMPORT,
         as_of=EVENT,
     )
     single = Episode.objects.get(pk=single.pk)
