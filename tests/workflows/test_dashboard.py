@@ -98,26 +98,53 @@ def overdue_cases(la: LocalAuthority) -> dict[OverdueKind, tuple[Episode, Episod
     contacted = {"first_contact_at": NOW - timedelta(days=1)}
     unverified_by = latest_start(TODAY, la.contacts_unverified_working_days)
     with time_machine.travel(at_local(date(2026, 3, 3), time(15)), tick=False):
-        consent_late = make_episode(State.AWAITING_CONSENT, la=la)
+        consent_late = make_episode(State.AWAITING_CONSENT, la=la, next_action_due=TODAY + timedelta(days=200))
     with time_machine.travel(at_local(date(2026, 3, 4), time(9)), tick=False):
-        consent_in_time = make_episode(State.AWAITING_CONSENT, la=la)
+        consent_in_time = make_episode(State.AWAITING_CONSENT, la=la, next_action_due=TODAY + timedelta(days=200))
     monitoring = {"review_due_on": TODAY + timedelta(days=200)}
-    late_escalation = make_episode(State.MONITORING, la=la, **monitoring)
+    late_escalation = make_episode(State.MONITORING, la=la, **monitoring, next_action_due=TODAY + timedelta(days=200))
     escalation(late_escalation, "contacts_stale", due_at=NOW - timedelta(minutes=1))
-    acknowledged = make_episode(State.MONITORING, la=la, **monitoring)
+    acknowledged = make_episode(State.MONITORING, la=la, **monitoring, next_action_due=TODAY + timedelta(days=200))
     escalation(acknowledged, "contacts_stale", due_at=NOW - timedelta(days=1), acknowledged_at=NOW - timedelta(days=2))
     return {
         OverdueKind.VERIFICATION: (
-            make_episode(State.ADDRESS_VERIFICATION, la=la, received_on=unverified_by, **contacted),
-            make_episode(State.ADDRESS_VERIFICATION, la=la, received_on=unverified_by + timedelta(days=1), **contacted),
+            make_episode(
+                State.ADDRESS_VERIFICATION,
+                la=la,
+                received_on=unverified_by,
+                **contacted,
+                next_action_due=TODAY + timedelta(days=200),
+            ),
+            make_episode(
+                State.ADDRESS_VERIFICATION,
+                la=la,
+                received_on=unverified_by + timedelta(days=1),
+                **contacted,
+                next_action_due=TODAY + timedelta(days=200),
+            ),
         ),
         OverdueKind.ENQUIRY: (
-            make_episode(State.EDUCATION_ENQUIRY, la=la, received_on=TODAY - timedelta(days=15)),
-            make_episode(State.EDUCATION_ENQUIRY, la=la, received_on=TODAY - timedelta(days=14)),
+            make_episode(
+                State.EDUCATION_ENQUIRY,
+                la=la,
+                received_on=TODAY - timedelta(days=15),
+                next_action_due=TODAY + timedelta(days=200),
+            ),
+            make_episode(
+                State.EDUCATION_ENQUIRY,
+                la=la,
+                received_on=TODAY - timedelta(days=14),
+                next_action_due=TODAY + timedelta(days=200),
+            ),
         ),
         OverdueKind.REVIEW: (
-            make_episode(State.MONITORING, la=la, review_due_on=TODAY - timedelta(days=1)),
-            make_episode(State.MONITORING, la=la, review_due_on=TODAY),
+            make_episode(
+                State.MONITORING,
+                la=la,
+                review_due_on=TODAY - timedelta(days=1),
+                next_action_due=TODAY + timedelta(days=200),
+            ),
+            make_episode(State.MONITORING, la=la, review_due_on=TODAY, next_action_due=TODAY + timedelta(days=200)),
         ),
         OverdueKind.CONSENT: (consent_late, consent_in_time),
         OverdueKind.ESCALATION: (late_escalation, acknowledged),
@@ -175,7 +202,9 @@ def test_caseload_due_soon_and_overdue_per_officer_with_absent_officers_marked(
     make_episode(s437, la=la, assigned_officer=olive, next_action_due=TODAY - timedelta(days=1))  # overdue
     make_episode(s437, la=la, assigned_officer=olive, next_action_due=horizon)  # due soon
     make_episode(s437, la=la, assigned_officer=olive, next_action_due=horizon + timedelta(days=1))  # later
-    make_episode(State.MONITORING, la=la, assigned_officer=olive, review_due_on=TODAY)  # review due soon
+    make_episode(
+        State.MONITORING, la=la, assigned_officer=olive, review_due_on=TODAY, next_action_due=TODAY
+    )  # review due soon
     make_episode(State.CLOSED, la=la, assigned_officer=olive)  # closed: not a load
     make_episode(s437, la=la, assigned_officer=absent, next_action_due=TODAY)
     make_episode(s437, la=la, next_action_due=TODAY - timedelta(days=3))  # the team queue
@@ -483,8 +512,21 @@ def _team(la: LocalAuthority, manager: User, officers: int) -> None:
             State.S437_NOTICE, la=la, assigned_officer=officer, next_action_due=TODAY - timedelta(days=1)
         )
         escalation(late, "review_overdue", owner_role="", owner_user=officer, due_at=NOW - timedelta(hours=i))
-        make_episode(State.MONITORING, la=la, assigned_officer=officer, review_due_on=TODAY - timedelta(days=i + 1))
-        make_episode(State.EDUCATION_ENQUIRY, la=la, assigned_officer=officer, received_on=TODAY - timedelta(days=30))
+        later = TODAY + timedelta(days=200)  # their own kinds are overdue; their next action is not
+        make_episode(
+            State.MONITORING,
+            la=la,
+            assigned_officer=officer,
+            review_due_on=TODAY - timedelta(days=i + 1),
+            next_action_due=later,
+        )
+        make_episode(
+            State.EDUCATION_ENQUIRY,
+            la=la,
+            assigned_officer=officer,
+            received_on=TODAY - timedelta(days=30),
+            next_action_due=later,
+        )
 
 
 def _queries(client: Client) -> int:

@@ -209,8 +209,15 @@ def test_an_escalation_owned_by_a_role_nobody_at_work_holds(la: LocalAuthority, 
 # No next action, safeguarding on a closed case, state and dates
 
 
+def _without_a_clock(episode: Episode) -> Episode:
+    """A case as a faulty import or a hand edit could leave it: every event sets a clock, so only
+    a write outside the services can take it away (which is what the check is for)."""
+    Episode.objects.filter(pk=episode.pk).update(next_action_due=None)
+    return Episode.objects.get(pk=episode.pk)
+
+
 def test_an_open_case_with_no_next_action_due(la: LocalAuthority, staffed: dict[str, User]) -> None:
-    nothing_due = make_episode(State.MONITORING, la=la)
+    nothing_due = _without_a_clock(make_episode(State.MONITORING, la=la))
     sound(State.MONITORING, la)
     make_episode(State.CLOSED, la=la)
 
@@ -267,8 +274,8 @@ def test_a_state_and_dates_that_disagree(
 def test_the_check_can_be_limited_to_one_la(
     la: LocalAuthority, other_la: LocalAuthority, staffed: dict[str, User]
 ) -> None:
-    mine = make_episode(State.MONITORING, la=la)
-    theirs = make_episode(State.MONITORING, la=other_la)
+    mine = _without_a_clock(make_episode(State.MONITORING, la=la))
+    theirs = _without_a_clock(make_episode(State.MONITORING, la=other_la))
 
     assert set(found(Invariant.NO_NEXT_ACTION)) == {mine.reference, theirs.reference}
     assert set(found(Invariant.NO_NEXT_ACTION, la_code=la.dfe_code)) == {mine.reference}
@@ -287,9 +294,9 @@ def run_command(*args: str) -> str:
 def test_the_command_prints_each_problem_and_the_total(
     la: LocalAuthority, other_la: LocalAuthority, staffed: dict[str, User]
 ) -> None:
-    nothing_due = make_episode(State.MONITORING, la=la)
+    nothing_due = _without_a_clock(make_episode(State.MONITORING, la=la))
     late = sound(State.S437_NOTICE, la, next_action_due=TODAY - timedelta(days=2))
-    elsewhere = make_episode(State.MONITORING, la=other_la)
+    elsewhere = _without_a_clock(make_episode(State.MONITORING, la=other_la))
 
     output = run_command()
     one_la = run_command("--la", la.dfe_code)
@@ -315,7 +322,7 @@ def test_the_head_of_service_is_emailed_case_references_once_a_day(
     la: LocalAuthority, other_la: LocalAuthority, staffed: dict[str, User], frozen: Any
 ) -> None:
     head = staffed[Role.HEAD_OF_SERVICE.value]
-    nothing_due = make_episode(State.MONITORING, la=la)
+    nothing_due = _without_a_clock(make_episode(State.MONITORING, la=la))
     child_name = nothing_due.child.legal_last_name
     make_user(Role.HEAD_OF_SERVICE, other_la)  # their LA is sound: they hear nothing
     sound(State.MONITORING, other_la)
@@ -346,6 +353,13 @@ def test_nobody_is_emailed_when_nothing_is_wrong(la: LocalAuthority, staffed: di
 
 
 def test_the_check_runs_every_morning_from_the_beat_schedule() -> None:
+    # The migration wrote the row; a transactional test earlier in the run may have flushed it, so
+    # run the migration's own function again (it is written to be safe to run twice).
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("workflows.migrations.0003_integrity_schedule").schedule(apps, None)
     task = PeriodicTask.objects.get(name="EHE integrity check")
 
     assert task.task == "workflows.integrity_check"
