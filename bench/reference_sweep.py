@@ -51,6 +51,10 @@ ENQUIRY_OVERDUE = (
     " AND (e.first_contact_at IS NULL OR (la.home_check_duty_commenced AND e.child_seen_at_home_at IS NULL))"
 )
 REVIEW_OVERDUE = "e.state IN ('monitoring', 'review_due') AND e.review_due_on <= c.review_passed_by"
+NEXT_ACTION_OVERDUE = (
+    "e.next_action_due <= c.review_passed_by AND NOT EXISTS (SELECT 1 FROM workflows_escalation o"
+    " WHERE o.episode_id = e.id AND o.resolved_at IS NULL AND o.rule <> 'next_action_overdue')"
+)
 SOCIAL_CARE = "('child_in_need', 'child_protection_plan', 'looked_after', 's47_open')"
 
 # rule: (fires, holds (None: only a decision resolves), once per episode)
@@ -82,6 +86,8 @@ CONDITIONS: dict[str, tuple[str, str | None, bool]] = {
     "contacts_stale": ("e.contacts_stale_at IS NOT NULL", "e.contacts_stale_at IS NOT NULL", False),
     "enquiry_overdue": (ENQUIRY_OVERDUE, ENQUIRY_OVERDUE, False),
     "review_overdue": (REVIEW_OVERDUE, REVIEW_OVERDUE, False),
+    # The catch-all, last: a clock run out where no other rule holds an open escalation.
+    "next_action_overdue": (NEXT_ACTION_OVERDUE, NEXT_ACTION_OVERDUE, False),
 }
 
 CLOCK = (

@@ -151,7 +151,9 @@ def test_page_numbers_in_other_digits_give_the_first_page(
     for text in OTHER_DIGITS:
         response = client.get(url, {"page": text})
         assert response.status_code == 200, text
-        assert response.context["page"].number == 1
+        page = response.context["page"]
+        # A numbered page (Django's Paginator), or a keyset page whose caption number is read apart.
+        assert (page.number if hasattr(page, "number") else response.context["page_number"]) == 1
 
 
 def test_queue_filters_in_other_digits_are_refused_plainly(la: LocalAuthority) -> None:
