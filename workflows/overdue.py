@@ -159,7 +159,9 @@ def overdue_condition(kind: OverdueKind | str, clock: OverdueClock) -> Q:
         late = open_escalations().filter(episode=OuterRef("pk"), acknowledged_at__isnull=True, due_at__lt=clock.now)
         condition = Q(Exists(late), state__in=ACTIVE_STATES)
     else:
-        condition = Q(state__in=CLOCK_STATES, next_action_due__lt=clock.today)
+        # Any *other* case: one counted by a more specific clock is counted there, not twice.
+        specific = [overdue_condition(other, clock) for other in CASE_CLOCKS if other != OverdueKind.NEXT_ACTION]
+        condition = Q(state__in=CLOCK_STATES, next_action_due__lt=clock.today) & ~reduce(operator.or_, specific)
     return condition
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ehe_register.models import Absence, AbsenceKind, LocalAuthority, User
 from ehe_register.roles import Role
+from tests.clock import stay_on
 from tests.factories import make_episode, make_user
 from tests.other_digits import OTHER_DIGITS
 from workflows.models import Episode
@@ -22,6 +23,7 @@ from workflows.views.absences import absence_record
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
+on_today = stay_on(TODAY)
 
 
 def client_for(user: User) -> Client:

@@ -166,6 +166,18 @@ def test_each_overdue_figure_counts_the_case_that_is_overdue_and_not_its_nearest
     assert figures == dict.fromkeys(OverdueKind, 1)
 
 
+def test_a_case_late_on_its_own_clock_is_not_counted_again_as_a_next_action(
+    la: LocalAuthority, manager: User, clock: OverdueClock
+) -> None:
+    # An education enquiry whose next step date passed is an overdue enquiry, and only that.
+    make_episode(State.EDUCATION_ENQUIRY, la=la, received_on=TODAY - timedelta(days=40))
+
+    figures = {figure.kind: figure.count for figure in overdue_figures(manager, clock)}
+
+    assert figures[OverdueKind.ENQUIRY] == 1
+    assert figures[OverdueKind.NEXT_ACTION] == 0
+
+
 @pytest.mark.parametrize("kind", list(OverdueKind))
 def test_an_overdue_figure_links_to_a_queue_of_exactly_those_cases(
     la: LocalAuthority, other_la: LocalAuthority, manager: User, kind: OverdueKind

@@ -19,6 +19,7 @@ from django.utils import timezone
 from ehe_register.forms_rendering import Select
 from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
+from tests.clock import stay_on
 from tests.factories import ChildFactory, make_episode, make_user
 from workflows import selectors
 from workflows.models import Episode, Escalation
@@ -26,6 +27,7 @@ from workflows.selectors import QUEUE_KEYS, keyset_page, keyset_token, keyset_va
 from workflows.states import State
 
 TODAY = timezone.localdate()
+on_today = stay_on(TODAY)
 CASE_QUEUES = list(QUEUE_KEYS)
 
 

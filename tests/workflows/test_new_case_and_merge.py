@@ -31,6 +31,7 @@ from ehe_register.models import (
 from ehe_register.roles import Role
 from ehe_register.services.children import ChildDetails
 from ehe_register.services.matching import Sought, child_match
+from tests.clock import stay_on
 from tests.factories import AddressFactory, ChildFactory, PersonFactory, make_episode, make_user
 from tests.other_digits import OTHER_DIGITS
 from workflows.models import (
@@ -50,6 +51,7 @@ from workflows.states import ClosureReason, Source, State
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
+on_today = stay_on(TODAY)
 DOB = date(2014, 3, 3)
 ADA = ChildDetails(legal_first_name="Ada", legal_last_name="Lovelace", date_of_birth=DOB)
 

@@ -28,6 +28,7 @@ from ehe_register.models import (
     User,
 )
 from ehe_register.roles import Role
+from tests.clock import stay_on
 from tests.factories import AddressFactory, ChildFactory, SchoolFactory, make_episode, make_user
 from workflows.models import Episode, Escalation
 from workflows.selectors import QUEUES
@@ -36,6 +37,7 @@ from workflows.states import State
 pytestmark = pytest.mark.django_db
 
 TODAY = timezone.localdate()
+on_today = stay_on(TODAY)
 
 
 @pytest.fixture
