@@ -242,6 +242,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Escalation sweeps and the outbox (workflows.sweeps, notifications.delivery).
 EHE_SWEEP_MINUTES = env.int("EHE_SWEEP_MINUTES", default=15)
+EHE_SWEEP_BATCH = env.int("EHE_SWEEP_BATCH", default=5000)  # episodes per chunk (one transaction each)
 EHE_MESSAGE_PUSH = env.bool("EHE_MESSAGE_PUSH", default=True)  # hand new emails to a worker on commit
 EHE_BROKER_RETRY_AFTER_SECONDS = env.int("EHE_BROKER_RETRY_AFTER_SECONDS", default=30)
 EHE_BROKER_TIMEOUT_SECONDS = env.int("EHE_BROKER_TIMEOUT_SECONDS", default=2)

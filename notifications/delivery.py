@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -124,21 +125,26 @@ def in_app_mark_delivered(*, as_of: datetime) -> int:
         return cursor.rowcount
 
 
-def messages_claim(*, as_of: datetime, limit: int = 100, message_id: int | None = None) -> list[int]:
-    """Claim due emails (or the one ``message_id``, if due) for this worker; returns their ids.
+def messages_claim(
+    *, as_of: datetime, limit: int = 100, message_id: int | None = None, message_ids: Sequence[int] | None = None
+) -> list[int]:
+    """Claim due emails (or only ``message_id``, or only ``message_ids``, those that are due) for
+    this worker; returns their ids.
 
     Due means pending with ``next_attempt_at`` reached, or sending with its lease run out (its
     worker died). The claim commits at once, so the send that follows holds no lock.
     """
     lease = timedelta(seconds=_setting("EHE_DELIVERY_LEASE_SECONDS", 300))
-    only_one = "AND id = %(message_id)s" if message_id is not None else ""
+    if message_id is not None:
+        message_ids = [message_id]
+    only_these = "AND id = ANY(%(message_ids)s)" if message_ids is not None else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH due AS (
                 SELECT id FROM notifications_message
                 WHERE channel = %(email)s AND status IN ('pending', 'sending') AND next_attempt_at <= %(as_of)s
-                {only_one}
+                {only_these}
                 ORDER BY next_attempt_at, id
                 LIMIT %(limit)s
                 FOR UPDATE SKIP LOCKED
@@ -153,7 +159,7 @@ def messages_claim(*, as_of: datetime, limit: int = 100, message_id: int | None 
                 "as_of": as_of,
                 "lease_ends": as_of + lease,
                 "limit": limit,
-                "message_id": message_id,
+                "message_ids": list(message_ids or []),
             },
         )
         return sorted(row[0] for row in cursor.fetchall())
@@ -268,6 +274,14 @@ def message_deliver(*, message_id: int, as_of: datetime | None = None) -> Delive
     """Deliver one message now if it is due and no one else holds it (the per-message task)."""
     as_of = as_of or timezone.now()
     claimed = messages_claim(as_of=as_of, limit=1, message_id=message_id)
+    return messages_send(message_ids=claimed, as_of=as_of) if claimed else DeliveryReport()
+
+
+def messages_deliver_now(*, message_ids: Sequence[int], as_of: datetime | None = None) -> DeliveryReport:
+    """Deliver these messages now, those that are due and held by no one else: one claim and one
+    SMTP connection for the batch that a commit handed over (``notifications.services.messages_push``)."""
+    as_of = as_of or timezone.now()
+    claimed = messages_claim(as_of=as_of, limit=max(1, len(message_ids)), message_ids=message_ids)
     return messages_send(message_ids=claimed, as_of=as_of) if claimed else DeliveryReport()
 
 

@@ -1,8 +1,9 @@
 """Writing outbound messages. Callers are inside their own transaction: the message commits
 with its cause or not at all. Delivery (``notifications.delivery``) reads the outbox later.
 
-The outbox row is the guarantee. After the cause commits, each new email is also handed to a
-Celery worker so that it goes out within seconds rather than at the next beat claim; a broker
+The outbox row is the guarantee. After the cause commits, the new emails are also handed to
+Celery workers, a batch to a task, so that they go out within seconds rather than at the next beat
+claim; a broker
 that is down (or slow) only costs that speed-up: the error is logged, never raised, and the beat
 claim delivers the row later.
 """
@@ -122,33 +123,37 @@ def _push_after_commit(message_ids: list[int]) -> None:
 
 
 def messages_push(message_ids: Sequence[int]) -> int:
-    """Hand committed messages to a Celery worker. Never raises: the beat claim is the guarantee.
+    """Hand committed messages to Celery workers, ``EHE_DELIVERY_BATCH`` to a task (each task sends
+    its batch over one SMTP connection). Never raises: the beat claim is the guarantee.
 
     One broker connection for the lot, tried once with a short timeout: a broker that is down
     costs the caller a refused connection, not Celery's usual reconnection loop. After a failure,
-    pushes stop for EHE_BROKER_RETRY_AFTER_SECONDS. Returns how many were handed over.
+    pushes stop for EHE_BROKER_RETRY_AFTER_SECONDS. Returns how many messages were handed over.
     """
     global _broker_down_until
     if not message_ids or time.monotonic() < _broker_down_until:
         return 0
-    from notifications.tasks import message_deliver  # the task module imports delivery, which imports this one
+    from notifications.tasks import messages_deliver  # the task module imports delivery, which imports this one
 
     timeout = getattr(settings, "EHE_BROKER_TIMEOUT_SECONDS", 2)
+    size = max(1, int(getattr(settings, "EHE_DELIVERY_BATCH", 100)))
+    ids = list(message_ids)
     pushed = 0
     try:
         options = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
-        with message_deliver.app.connection_for_write(transport_options=options) as broker:
+        with messages_deliver.app.connection_for_write(transport_options=options) as broker:
             broker.ensure_connection(max_retries=0, timeout=timeout)
-            for message_id in message_ids:
-                message_deliver.apply_async((message_id,), retry=False, connection=broker)  # type: ignore[call-arg]
-                pushed += 1
+            for start in range(0, len(ids), size):
+                batch = ids[start : start + size]
+                messages_deliver.apply_async((batch,), retry=False, connection=broker)  # type: ignore[call-arg]
+                pushed += len(batch)
     except Exception as error:  # any broker failure: refused, timed out, authentication
         _broker_down_until = time.monotonic() + getattr(settings, "EHE_BROKER_RETRY_AFTER_SECONDS", 30)
         logger.warning(
             "Broker unavailable (%s: %s): %d message(s) left for the outbox beat claim",
             error.__class__.__name__,
             error,
-            len(message_ids) - pushed,
+            len(ids) - pushed,
         )
     return pushed
 

@@ -22,7 +22,8 @@ def _as_of(value: str | None) -> datetime | None:
 
 @shared_task(name="notifications.message_deliver", bind=True, ignore_result=True)
 def message_deliver(self: Any, message_id: int) -> dict[str, list[int]]:
-    """Speed one message out as soon as its cause has committed; back off and try again on failure."""
+    """Speed one message out; back off and try again on failure. New commits hand their emails over
+    in batches (``messages_deliver``); this one stays for tasks already queued, and for a retry."""
     report = delivery.message_deliver(message_id=message_id)
     if report.retrying:
         from notifications.models import Message
@@ -31,6 +32,14 @@ def message_deliver(self: Any, message_id: int) -> dict[str, list[int]]:
         delay = delivery.retry_delay(attempts).total_seconds()
         if delay <= _LONGEST_TASK_RETRY_SECONDS and attempts < getattr(settings, "EHE_DELIVERY_MAX_ATTEMPTS", 8):
             raise self.retry(countdown=delay, max_retries=None)
+    return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
+
+
+@shared_task(name="notifications.messages_deliver", ignore_result=True)
+def messages_deliver(message_ids: list[int]) -> dict[str, list[int]]:
+    """Speed out the emails one commit wrote, a batch at a time over one SMTP connection. A message
+    that could not go is backed off in its row, and the beat claim sends it when it is due again."""
+    report = delivery.messages_deliver_now(message_ids=message_ids)
     return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
 
 

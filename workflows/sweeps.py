@@ -25,6 +25,17 @@ transaction, so there is one mechanism for the rules, not two.
 ``next_action_overdue`` is the catch-all: any active case whose stored clock (``next_action_due``,
 kept true by ``workflows.clocks``) has run out, where no other rule holds an open escalation.
 
+A full sweep works in bounded chunks, so that it always finishes whatever the scale: one LA at
+a time, and within an LA a batch of episodes at a time (``EHE_SWEEP_BATCH``, taken in id order
+from the cases the rules can touch), each chunk its own transaction, with foreign keys checked as
+each statement ends (``SET CONSTRAINTS ALL IMMEDIATE``: deferred checks queued by earlier writes
+made every later trigger's subtransaction slower). Every step is idempotent (raising is
+``ON CONFLICT DO NOTHING``, resolving and moving re-read their condition, messages have
+idempotency keys), so a failure loses at most the chunk it happened in and the next sweep
+carries on from the facts. Memory and every statement's parameters are bounded by the batch.
+Planner statistics of the tables a sweep writes are refreshed when they have gone stale (after
+a bulk load, and after a sweep that wrote many rows).
+
 Working-day rules change only on working days: "N working days after receipt" is reached at the
 start of the N-th working day, and a review date "has passed" from the start of the first working
 day after it, so a Saturday sweep raises nothing that Friday's did not.
@@ -34,12 +45,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 
 from ehe_register.models import LocalAuthority, SenStatus, SocialCareStatus
 from ehe_register.working_days import LONDON, add_working_days
@@ -361,13 +374,23 @@ def _rule_sweep(run: _Run, sweep: RuleSweep) -> None:
         if not found:
             return
         if sweep.rule == "concern_ticked":
-            # Rare (the event raises it): do exactly what the event does, transition included.
-            # Imported here: the casework services evaluate the rules (this module) at every event.
-            from workflows.services.casework import episode_concern_raised
-
-            for episode_id in found:
-                episode_concern_raised(episode_id=episode_id, as_of=run.as_of, note="Found by the sweep")
-            run.add(sweep.rule, "raised", len(found))
+            # Set-wise, as the event does it one case at a time (``episode_concern_raised``): the
+            # case goes to safeguarding review, remembering where it was, and the concern is raised.
+            moved = episodes_bulk_transition(
+                transition="concern_raised",
+                episodes=Episode.objects.filter(pk__in=found),
+                as_of=run.as_of,
+                reason="Found by the sweep",
+            )
+            # Those already in safeguarding review are touched, as ``episode_touch`` does.
+            Episode.objects.filter(pk__in=sorted(set(found) - set(moved))).update(
+                version=F("version") + 1, last_changed_by=None, last_changed_at=run.as_of
+            )
+            raised = escalations_raise_many(
+                rule_name=sweep.rule, episode_ids=found, as_of=run.as_of, note="Found by the sweep"
+            )
+            run.add(sweep.rule, "raised", len(raised))
+            run.add(sweep.rule, "moved", len(moved))
             return
         raised = escalations_raise_many(
             rule_name=sweep.rule,
@@ -405,14 +428,19 @@ def sweep_run(
     dry_run: bool = False,
     episode_ids: Sequence[int] | None = None,
     climb: bool = True,
+    batch_size: int | None = None,
 ) -> dict[str, dict[str, int]]:
     """Evaluate every rule at ``as_of`` (aware; from Python, never the database's clock).
 
     Returns, per rule (and per automatic transition), how many escalations were raised, resolved
     and climbed and how many cases moved. ``la_code`` limits the sweep to one LA; ``dry_run``
-    does all the work in a transaction that is rolled back, so the counts are exact and nothing
-    changes. ``episode_ids`` limits it to those episodes (the evaluation at an event).
-    A full sweep runs alone: if another is running, SweepBusy is raised.
+    does all the work in transactions that are rolled back, so the counts are exact and nothing
+    changes. ``episode_ids`` limits it to those episodes (the evaluation at an event), in one
+    transaction (the caller's, when there is one).
+
+    A full sweep runs alone (if another is running, SweepBusy is raised) and in chunks of
+    ``batch_size`` episodes (default ``EHE_SWEEP_BATCH``), one LA at a time, each chunk committed
+    on its own: see the module's docstring.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -421,35 +449,103 @@ def sweep_run(
         authorities = LocalAuthority.objects.filter(dfe_code=la_code)
         if not authorities.exists():
             raise LocalAuthority.DoesNotExist(f"No local authority with the DfE code {la_code}")
-    run = _Run(
-        as_of=as_of,
-        clocks=[LaClock.of(la, as_of) for la in authorities.order_by("pk")],
-        episode_ids=list(episode_ids) if episode_ids is not None else None,
-        counts=_empty_counts(),
-    )
-    if not run.clocks:
-        return run.counts
-    exclusive = episode_ids is None
-    if exclusive and not _lock(SWEEP_LOCK):
+    clocks = [LaClock.of(la, as_of) for la in authorities.order_by("pk")]
+    counts = _empty_counts()
+    if not clocks:
+        return counts
+    if episode_ids is not None:
+        # At an event: the caller's transaction, whose deferred checks are the caller's business.
+        _chunk_sweep(_Run(as_of, clocks, list(episode_ids), counts), climb=climb, dry_run=dry_run, immediate=False)
+        return counts
+    if not _lock(SWEEP_LOCK):
         raise SweepBusy("Another sweep is running")
+    size = batch_size or int(getattr(settings, "EHE_SWEEP_BATCH", 5000))
     try:
-        with transaction.atomic():
-            _contacts_go_stale(run)
-            _reviews_fall_due(run)
-            for name in RULES:
-                if name != "officer_absent":
-                    _rule_sweep(run, SWEEPS[name])
-            _absence_cover(run)
-            if climb:
-                _climb(run)
-            if dry_run:
-                transaction.set_rollback(True)
+        statistics_refresh()
+        for clock in clocks:
+            for chunk in _chunks(clock.local_authority.pk, size):
+                _chunk_sweep(_Run(as_of, [clock], chunk, counts), climb=climb, dry_run=dry_run)
+            statistics_refresh()
     finally:
-        if exclusive:
-            _unlock(SWEEP_LOCK)
-    if not dry_run and exclusive:
-        logger.info("Sweep at %s: %s", as_of.isoformat(), _summary(run.counts))
-    return run.counts
+        _unlock(SWEEP_LOCK)
+    if not dry_run:
+        logger.info("Sweep at %s: %s", as_of.isoformat(), _summary(counts))
+    return counts
+
+
+def _chunk_sweep(run: _Run, *, climb: bool, dry_run: bool, immediate: bool = True) -> None:
+    """Every rule over the run's episodes, in one transaction (with ``immediate``, foreign keys
+    checked at the end of each statement rather than queued to the commit)."""
+    with transaction.atomic():
+        if immediate:
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        _contacts_go_stale(run)
+        _reviews_fall_due(run)
+        for name in RULES:
+            if name != "officer_absent":
+                _rule_sweep(run, SWEEPS[name])
+        _absence_cover(run)
+        if climb:
+            _climb(run)
+        if dry_run:
+            transaction.set_rollback(True)
+
+
+def _chunks(la_id: int, size: int) -> Iterator[list[int]]:
+    """The LA's episodes a sweep can touch (swept states, or an open escalation), ``size`` at a
+    time in id order: each chunk is read when the one before it has been committed."""
+    after = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT id FROM (
+                    SELECT e.id FROM workflows_episode e
+                    WHERE e.local_authority_id = %(la)s AND e.id > %(after)s AND e.state <> ALL(%(not_swept)s)
+                    UNION
+                    SELECT x.episode_id FROM workflows_escalation x
+                    WHERE x.local_authority_id = %(la)s AND x.episode_id > %(after)s AND x.resolved_at IS NULL
+                ) touchable ORDER BY id LIMIT %(size)s
+                """,
+                {"la": la_id, "after": after, "not_swept": NOT_SWEPT, "size": size},
+            )
+            chunk = [row[0] for row in cursor.fetchall()]
+        if not chunk:
+            return
+        yield chunk
+        after = chunk[-1]
+
+
+# The tables a sweep writes, whose statistics steer its own anti-joins.
+SWEPT_TABLES = (
+    "workflows_episode",
+    "workflows_escalation",
+    "workflows_escalationevent",
+    "workflows_transitionlog",
+    "notifications_message",
+)
+
+
+def statistics_refresh(tables: Sequence[str] = SWEPT_TABLES, *, threshold: float = 0.1) -> list[str]:
+    """ANALYZE each table changed by more than ``threshold`` of its rows (and 1,000 rows) since its
+    statistics were last gathered: after a bulk load or a first sweep, plans made on the old
+    figures choose nested loops over hundreds of thousands of rows. Returns the tables analysed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT relname FROM pg_stat_user_tables
+            WHERE relname = ANY(%s) AND n_mod_since_analyze > GREATEST(1000, %s * n_live_tup)
+            ORDER BY relname
+            """,
+            [list(tables), threshold],
+        )
+        stale = [row[0] for row in cursor.fetchall()]
+        for table in stale:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+    if stale:
+        logger.info("Planner statistics refreshed: %s", ", ".join(stale))
+    return stale
 
 
 def episode_rules_evaluate(*, episode_id: int, as_of: datetime) -> dict[str, dict[str, int]]:

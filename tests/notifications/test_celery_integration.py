@@ -40,6 +40,7 @@ from notifications.delivery import message_id_header
 from notifications.models import Channel, Message, MessageStatus
 from notifications.services import message_enqueue
 from notifications.tasks import message_deliver as message_deliver_task
+from notifications.tasks import messages_deliver as messages_deliver_task
 from notifications.tasks import messages_deliver_due as messages_deliver_due_task
 from tests.ehe_register.intake_data import notification_input, with_concern
 from tests.factories import SchoolFactory, make_user
@@ -162,6 +163,7 @@ def queue(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[str]:
     monkeypatch.setitem(celery_app.conf, "broker_url", REDIS_URL)
     monkeypatch.setitem(celery_app.conf, "broker_transport_options", {})
     monkeypatch.setattr(message_deliver_task, "apply_async", partial(message_deliver_task.apply_async, queue=name))
+    monkeypatch.setattr(messages_deliver_task, "apply_async", partial(messages_deliver_task.apply_async, queue=name))
     _reset_broker_pools()
     settings.EHE_MESSAGE_PUSH = True
     services.broker_state_reset()
@@ -357,7 +359,7 @@ def test_a_worker_dying_during_delivery(
     beat_claim(worker, queue, after=LEASE - timedelta(seconds=30))  # the lease still holds
     assert len(smtp.sink.messages) == emails_after_death
     beat_claim(worker, queue, after=LEASE + timedelta(seconds=1))
-    again = message_deliver_task.apply_async((message.pk,))  # the task the dead worker never acknowledged
+    again = messages_deliver_task.apply_async(([message.pk],))  # the task the dead worker never acknowledged
     _wait_for(lambda: worker.succeeded(again.id), "the task to run again")
 
     assert len(smtp.sink.messages) == emails_in_the_end

@@ -14,6 +14,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from celery.exceptions import Retry
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
@@ -25,8 +26,9 @@ from ehe_register.roles import Role
 from notifications import delivery, services
 from notifications.delivery import message_deliver, message_id_header, messages_claim, messages_deliver_due
 from notifications.models import Channel, Message, MessageStatus
-from notifications.services import in_app_unread_count, message_enqueue
+from notifications.services import MessageSpec, in_app_unread_count, message_enqueue, messages_enqueue_many
 from notifications.tasks import message_deliver as message_deliver_task
+from notifications.tasks import messages_deliver as messages_deliver_task
 from notifications.tasks import messages_deliver_due as messages_deliver_due_task
 from tests.ehe_register.intake_data import notification_input, with_concern
 from tests.factories import SchoolFactory, make_user
@@ -352,7 +354,7 @@ def test_a_new_email_is_handed_to_a_worker_after_commit_and_in_app_ones_are_not(
 ) -> None:
     settings.EHE_MESSAGE_PUSH = True
     with (
-        mock.patch.object(message_deliver_task, "apply_async") as apply_async,
+        mock.patch.object(messages_deliver_task, "apply_async") as apply_async,
         django_capture_on_commit_callbacks(execute=True),
     ):
         message = outbox_email(officer)
@@ -366,8 +368,51 @@ def test_a_new_email_is_handed_to_a_worker_after_commit_and_in_app_ones_are_not(
             )
         assert apply_async.call_count == 0  # not before the commit
     apply_async.assert_called_once()
-    assert apply_async.call_args.args == ((message.pk,),)
+    assert apply_async.call_args.args == (([message.pk],),)
     assert apply_async.call_args.kwargs["retry"] is False
+
+
+def test_many_emails_from_one_commit_go_to_workers_in_batches(
+    settings: Any, officer: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.EHE_MESSAGE_PUSH = True
+    settings.EHE_DELIVERY_BATCH = 100
+    with (
+        mock.patch.object(messages_deliver_task, "apply_async") as apply_async,
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        messages_enqueue_many(
+            messages=[
+                MessageSpec(
+                    template="emails/escalation",
+                    idempotency_key=f"batch:{n}",
+                    channel=Channel.EMAIL,
+                    recipient_user_id=officer.pk,
+                )
+                for n in range(250)
+            ],
+            as_of=T0,
+        )
+
+    batches = [call.args[0][0] for call in apply_async.call_args_list]
+    assert [len(batch) for batch in batches] == [100, 100, 50]
+    assert sorted(pk for batch in batches for pk in batch) == sorted(Message.objects.values_list("pk", flat=True))
+
+
+def test_a_batch_task_sends_its_due_messages_and_leaves_the_rest_to_the_beat_claim(
+    settings: Any, officer: User
+) -> None:
+    due = [outbox_email(officer, key=f"due:{n}") for n in range(3)]
+    later = outbox_email(officer, key="later", at=T0 + timedelta(days=1))
+    mail.outbox.clear()
+
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        report = messages_deliver_task([m.pk for m in [*due, later]])
+
+    assert sorted(report["sent"]) == sorted(m.pk for m in due)
+    assert len(mail.outbox) == 3
+    assert row(later) == (MessageStatus.PENDING, 0)
 
 
 def test_a_broker_that_is_down_never_fails_the_cause(
@@ -375,7 +420,7 @@ def test_a_broker_that_is_down_never_fails_the_cause(
 ) -> None:
     settings.EHE_MESSAGE_PUSH = True
     with (
-        mock.patch.object(message_deliver_task, "apply_async", side_effect=OSError("Connection refused")) as apply,
+        mock.patch.object(messages_deliver_task, "apply_async", side_effect=OSError("Connection refused")) as apply,
         django_capture_on_commit_callbacks(execute=True),
     ):
         outbox_email(officer, key="one")

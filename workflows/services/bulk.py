@@ -24,7 +24,9 @@ from workflows.states import Source, State
 
 __all__ = ["BULK_TRANSITIONS", "IntakeRecord", "episodes_bulk_transition", "episodes_import"]
 
-BULK_TRANSITIONS = ("review_falls_due", "contacts_went_stale")
+BULK_TRANSITIONS = ("review_falls_due", "contacts_went_stale", "concern_raised")
+# What a transition's method sets besides the state, as SQL over the row before (``c``).
+_ALSO_SET = {"concern_raised": ", resume_state = c.state"}
 
 
 def _machine(transition: str) -> tuple[list[str], str]:
@@ -52,6 +54,7 @@ def episodes_bulk_transition(
     if transition not in BULK_TRANSITIONS:
         raise ValueError(f"{transition} is not an automatic transition")
     sources, target = _machine(transition)
+    also = _ALSO_SET.get(transition, "")
     chosen_sql, chosen_params = episodes.values("id").query.sql_with_params()
     sql = f"""
         WITH candidates AS (
@@ -60,7 +63,7 @@ def episodes_bulk_transition(
             ORDER BY id FOR UPDATE
         ), moved AS (
             UPDATE workflows_episode e
-            SET state = %s, version = e.version + 1, last_changed_by_id = NULL, last_changed_at = %s
+            SET state = %s, version = e.version + 1, last_changed_by_id = NULL, last_changed_at = %s{also}
             FROM candidates c WHERE e.id = c.id
             RETURNING e.id, c.state AS from_state
         )
