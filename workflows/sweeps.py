@@ -25,9 +25,10 @@ transaction, so there is one mechanism for the rules, not two.
 ``next_action_overdue`` is the catch-all: any active case whose stored clock (``next_action_due``,
 kept true by ``workflows.clocks``) has run out, where no other rule holds an open escalation.
 
-A full sweep works in bounded chunks, so that it always finishes whatever the scale: one LA at
-a time, and within an LA a batch of episodes at a time (``EHE_SWEEP_BATCH``, taken in id order
-from the cases the rules can touch), each chunk its own transaction, with foreign keys checked as
+A full sweep works in bounded chunks, so that it always finishes whatever the scale: a batch of
+episodes at a time (``EHE_SWEEP_BATCH``, taken in id order from the cases the rules can touch in
+the LAs swept; a large LA takes many chunks, many small LAs share one), each chunk its own
+transaction, with foreign keys checked as
 each statement ends (``SET CONSTRAINTS ALL IMMEDIATE``: deferred checks queued by earlier writes
 made every later trigger's subtransaction slower). Every step is idempotent (raising is
 ``ON CONFLICT DO NOTHING``, resolving and moving re-read their condition, messages have
@@ -439,8 +440,8 @@ def sweep_run(
     transaction (the caller's, when there is one).
 
     A full sweep runs alone (if another is running, SweepBusy is raised) and in chunks of
-    ``batch_size`` episodes (default ``EHE_SWEEP_BATCH``), one LA at a time, each chunk committed
-    on its own: see the module's docstring.
+    ``batch_size`` episodes (default ``EHE_SWEEP_BATCH``), each chunk committed on its own: see the
+    module's docstring.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -462,10 +463,11 @@ def sweep_run(
     size = batch_size or int(getattr(settings, "EHE_SWEEP_BATCH", 5000))
     try:
         statistics_refresh()
-        for clock in clocks:
-            for chunk in _chunks(clock.local_authority.pk, size):
-                _chunk_sweep(_Run(as_of, [clock], chunk, counts), climb=climb, dry_run=dry_run)
-            statistics_refresh()
+        for done, chunk in enumerate(_chunks([clock.local_authority.pk for clock in clocks], size), start=1):
+            _chunk_sweep(_Run(as_of, clocks, chunk, counts), climb=climb, dry_run=dry_run)
+            if done % 10 == 0:
+                statistics_refresh()
+        statistics_refresh()
     finally:
         _unlock(SWEEP_LOCK)
     if not dry_run:
@@ -492,23 +494,27 @@ def _chunk_sweep(run: _Run, *, climb: bool, dry_run: bool, immediate: bool = Tru
             transaction.set_rollback(True)
 
 
-def _chunks(la_id: int, size: int) -> Iterator[list[int]]:
-    """The LA's episodes a sweep can touch (swept states, or an open escalation), ``size`` at a
-    time in id order: each chunk is read when the one before it has been committed."""
+def _chunks(la_ids: list[int], size: int) -> Iterator[list[int]]:
+    """The episodes a sweep can touch in these LAs (swept states, or an open escalation), ``size``
+    at a time in id order (a chunk may span several small LAs: the rules join each case to its
+    own LA's clock); each chunk is read when the one before it has been committed."""
     after = 0
     while True:
         with connection.cursor() as cursor:
             cursor.execute(
                 """
                 SELECT id FROM (
-                    SELECT e.id FROM workflows_episode e
-                    WHERE e.local_authority_id = %(la)s AND e.id > %(after)s AND e.state <> ALL(%(not_swept)s)
+                    (SELECT e.id FROM workflows_episode e
+                     WHERE e.local_authority_id = ANY(%(las)s) AND e.id > %(after)s
+                       AND e.state <> ALL(%(not_swept)s)
+                     ORDER BY e.id LIMIT %(size)s)
                     UNION
-                    SELECT x.episode_id FROM workflows_escalation x
-                    WHERE x.local_authority_id = %(la)s AND x.episode_id > %(after)s AND x.resolved_at IS NULL
+                    (SELECT x.episode_id FROM workflows_escalation x
+                     WHERE x.local_authority_id = ANY(%(las)s) AND x.episode_id > %(after)s AND x.resolved_at IS NULL
+                     ORDER BY x.episode_id LIMIT %(size)s)
                 ) touchable ORDER BY id LIMIT %(size)s
                 """,
-                {"la": la_id, "after": after, "not_swept": NOT_SWEPT, "size": size},
+                {"las": la_ids, "after": after, "not_swept": NOT_SWEPT, "size": size},
             )
             chunk = [row[0] for row in cursor.fetchall()]
         if not chunk:
