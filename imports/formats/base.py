@@ -74,9 +74,11 @@ class Problems:
 
     where: Mapping[str, str] = field(default_factory=dict)
     errors: list[RowError] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)  # the fields with a problem
 
     def add(self, key: str, message: str) -> None:
         self.errors.append(RowError(self.where.get(key, key), message))
+        self.keys.add(key)
 
     def __bool__(self) -> bool:
         return bool(self.errors)
