@@ -15,7 +15,7 @@ all the LAs at once, never a loop over episodes:
   entry (safeguarding escalations excepted: only a decision resolves them);
 - automatic transitions (``review_falls_due``, ``contacts_went_stale``) go through
   ``episodes_bulk_transition``;
-- unacknowledged escalations past their due time climb one rung (``escalations_climb_due``);
+- unacknowledged escalations past their due time climb one rung (``escalations_climb_batch``);
 - the ``officer_absent`` rule moves cases (``workflows.services.absence``).
 
 The same sweep, restricted to one episode (``episode_rules_evaluate``), is how the rules are
@@ -25,17 +25,18 @@ transaction, so there is one mechanism for the rules, not two.
 ``next_action_overdue`` is the catch-all: any active case whose stored clock (``next_action_due``,
 kept true by ``workflows.clocks``) has run out, where no other rule holds an open escalation.
 
-A full sweep works in bounded chunks, so that it always finishes whatever the scale: a batch of
-episodes at a time (``EHE_SWEEP_BATCH``, taken in id order from the cases the rules can touch in
-the LAs swept; a large LA takes many chunks, many small LAs share one), each chunk its own
-transaction, with foreign keys checked as
-each statement ends (``SET CONSTRAINTS ALL IMMEDIATE``: deferred checks queued by earlier writes
-made every later trigger's subtransaction slower). Every step is idempotent (raising is
-``ON CONFLICT DO NOTHING``, resolving and moving re-read their condition, messages have
-idempotency keys), so a failure loses at most the chunk it happened in and the next sweep
-carries on from the facts. Memory and every statement's parameters are bounded by the batch.
-Planner statistics of the tables a sweep writes are refreshed when they have gone stale (after
-a bulk load, and after a sweep that wrote many rows).
+A full sweep works in bounded batches, so that it always finishes whatever the scale: each step
+(a rule's resolving, its raising, an automatic transition, the climb) finds at most
+``EHE_SWEEP_BATCH`` rows after the last batch's, in id order, acts on them and commits, then finds
+the next batch; a steady sweep, which finds little, is one set-based query per step over every LA.
+Each batch is its own transaction, with foreign keys checked as each statement ends (``SET
+CONSTRAINTS ALL IMMEDIATE``: deferred checks queued by earlier writes made every later trigger's
+subtransaction slower). Every step is idempotent (raising is ``ON CONFLICT DO NOTHING``, resolving
+and moving re-read their condition, messages have idempotency keys), so a failure loses at most
+the batch it happened in and the next sweep carries on from the facts. Memory and every
+statement's parameters are bounded by the batch. Planner statistics of the tables a sweep writes
+are refreshed when they have gone stale (after a bulk load, and after each step that wrote many
+rows).
 
 Working-day rules change only on working days: "N working days after receipt" is reached at the
 start of the N-th working day, and a review date "has passed" from the start of the first working
@@ -46,7 +47,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -63,7 +65,7 @@ from workflows.models import Episode
 from workflows.services.absence import absence_cover_apply
 from workflows.services.bulk import episodes_bulk_transition
 from workflows.services.escalations import (
-    escalations_climb_due,
+    escalations_climb_batch,
     escalations_raise_many,
     escalations_resolve_many,
 )
@@ -257,16 +259,25 @@ class SweepBusy(Exception):
 
 @dataclass
 class _Run:
+    """One sweep's moment, LAs and counts. ``episode_ids``: the evaluation at an event, limited to
+    those episodes, in one transaction. Otherwise (a full sweep) each step works through what it
+    finds ``limit`` rows at a time, in id order after ``after``, each batch in its own
+    transaction (``_in_batches``)."""
+
     as_of: datetime
     clocks: list[LaClock]
     episode_ids: list[int] | None
     counts: dict[str, dict[str, int]]
+    limit: int | None = None
+    after: int = 0
 
     def params(self, **more: Any) -> dict[str, Any]:
         return {
-            "clock": json.dumps([clock.row() for clock in self.clocks]),
+            "clock": self.clock_json,
             "as_of": self.as_of,
             "episode_ids": self.episode_ids or [],
+            "after": self.after,
+            "limit": self.limit,
             "enquiry_states": [str(s) for s in ENQUIRY_STATES],
             "review_states": [str(s) for s in REVIEW_STATES],
             "social_care_triggers": sorted(SocialCareStatus.safeguarding_triggers()),
@@ -275,8 +286,18 @@ class _Run:
         }
 
     @property
-    def only(self) -> str:
-        return "AND e.id = ANY(%(episode_ids)s)" if self.episode_ids is not None else ""
+    def clock_json(self) -> str:
+        return json.dumps([clock.row() for clock in self.clocks])
+
+    def only(self, key: str = "e.id") -> str:
+        """The condition limiting a step to the run's episodes, or to the next batch after
+        ``after`` (with ``page``, which ends the query)."""
+        if self.episode_ids is not None:
+            return "AND e.id = ANY(%(episode_ids)s)"
+        return f"AND {key} > %(after)s" if self.limit is not None else ""
+
+    def page(self, key: str = "e.id") -> str:
+        return f"ORDER BY {key} LIMIT %(limit)s" if self.limit is not None and self.episode_ids is None else ""
 
     def ids(self, sql: str, **more: Any) -> list[int]:
         with connection.cursor() as cursor:
@@ -287,79 +308,116 @@ class _Run:
         self.counts[rule][what] += n
 
 
-def _contacts_go_stale(run: _Run) -> None:
+def _in_batches(run: _Run, step: Callable[[_Run], list[int]]) -> None:
+    """Run ``step`` until it has found everything: at an event, once (in the caller's
+    transaction); in a full sweep, a batch at a time, each batch its own transaction, with foreign
+    keys checked as each statement ends. ``step`` finds at most ``run.limit`` rows after
+    ``run.after`` in key order, acts on them, and returns the keys it found."""
+    if run.limit is None or run.episode_ids is not None:
+        with transaction.atomic():
+            step(run)
+        return
+    run.after = 0
+    while True:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            found = step(run)
+        if len(found) < run.limit:
+            return
+        run.after = max(found)
+
+
+def _contacts_mark_stale(run: _Run) -> list[int]:
     """Verified longer ago than the LA's M months: the details are stale now (as a failed contact
-    makes them, in ``contacts_mark_stale``), and cases in monitoring, review or enquiry go back to
-    address verification. Cases waiting on a decision or a statutory clock stay where they are."""
-    with transaction.atomic():
-        run.ids(
-            f"""
-            UPDATE workflows_episode e SET contacts_stale_at = %(as_of)s, contacts_verified_at = NULL
-            FROM ehe_register_localauthority la, {CLOCK}
-            WHERE la.id = e.local_authority_id AND c.la_id = e.local_authority_id
-              AND e.state <> ALL(%(not_swept)s) AND e.contacts_stale_at IS NULL
+    makes them, in ``contacts_mark_stale``)."""
+    return run.ids(
+        f"""
+        UPDATE workflows_episode e SET contacts_stale_at = %(as_of)s, contacts_verified_at = NULL
+        WHERE e.id IN (
+            SELECT e.id FROM workflows_episode e
+            JOIN ehe_register_localauthority la ON la.id = e.local_authority_id
+            JOIN {CLOCK} ON c.la_id = e.local_authority_id
+            WHERE e.state <> ALL(%(not_swept)s) AND e.contacts_stale_at IS NULL
               AND e.contacts_verified_at < ((%(as_of)s::timestamptz AT TIME ZONE 'Europe/London')
                                             - make_interval(months => la.contacts_stale_months))
                                            AT TIME ZONE 'Europe/London'
-              {run.only}
-            RETURNING e.id
-            """,  # noqa: S608 - fixed fragments only
-            not_swept=NOT_SWEPT,
+              {run.only()}
+            {run.page()}
         )
-        stale = run.ids(
-            f"""
-            SELECT e.id FROM {EPISODES}
-            WHERE e.contacts_stale_at IS NOT NULL AND e.state = ANY(%(movable)s) {run.only}
-            """,  # noqa: S608 - fixed fragments only
-            movable=[str(s) for s in STALE_MOVES_FROM],
-        )
-        if stale:
-            moved = episodes_bulk_transition(
-                transition="contacts_went_stale",
-                episodes=Episode.objects.filter(pk__in=stale),
-                as_of=run.as_of,
-                reason="Contact details went stale",
-            )
-            run.add("contacts_stale", "moved", len(moved))
+        RETURNING e.id
+        """,  # noqa: S608 - fixed fragments only
+        not_swept=NOT_SWEPT,
+    )
 
 
-def _reviews_fall_due(run: _Run) -> None:
+def _contacts_stale_move(run: _Run) -> list[int]:
+    """Cases in monitoring, review or enquiry whose details are stale go back to address
+    verification. Cases waiting on a decision or a statutory clock stay where they are."""
+    stale = run.ids(
+        f"""
+        SELECT e.id FROM {EPISODES}
+        WHERE e.contacts_stale_at IS NOT NULL AND e.state = ANY(%(movable)s) {run.only()}
+        {run.page()}
+        """,  # noqa: S608 - fixed fragments only
+        movable=[str(s) for s in STALE_MOVES_FROM],
+    )
+    if stale:
+        moved = episodes_bulk_transition(
+            transition="contacts_went_stale",
+            episodes=Episode.objects.filter(pk__in=stale),
+            as_of=run.as_of,
+            reason="Contact details went stale",
+        )
+        run.add("contacts_stale", "moved", len(moved))
+    return stale
+
+
+def _reviews_fall_due(run: _Run) -> list[int]:
     """Monitoring cases whose review date is within W working days move to review due."""
-    with transaction.atomic():
-        due = run.ids(
-            f"""
-            SELECT e.id FROM {EPISODES}
-            WHERE e.state = 'monitoring' AND e.review_due_on <= c.review_horizon {run.only}
-            """  # noqa: S608 - fixed fragments only
+    due = run.ids(
+        f"""
+        SELECT e.id FROM {EPISODES}
+        WHERE e.state = 'monitoring' AND e.review_due_on <= c.review_horizon {run.only()}
+        {run.page()}
+        """  # noqa: S608 - fixed fragments only
+    )
+    if due:
+        moved = episodes_bulk_transition(
+            transition="review_falls_due",
+            episodes=Episode.objects.filter(pk__in=due),
+            as_of=run.as_of,
+            reason="The review date is near",
         )
-        if due:
-            moved = episodes_bulk_transition(
-                transition="review_falls_due",
-                episodes=Episode.objects.filter(pk__in=due),
-                as_of=run.as_of,
-                reason="The review date is near",
-            )
-            run.add("review_falls_due", "moved", len(moved))
+        run.add("review_falls_due", "moved", len(moved))
+    return due
 
 
-def _rule_sweep(run: _Run, sweep: RuleSweep) -> None:
-    with transaction.atomic():
-        if sweep.holds is not None:
-            cleared = run.ids(
-                f"""
-                SELECT x.id FROM workflows_escalation x
-                JOIN {EPISODES} ON e.id = x.episode_id
-                WHERE x.rule = %(rule)s AND x.resolved_at IS NULL
-                  AND NOT COALESCE(e.state <> 'closed' AND ({sweep.holds}), false)
-                  {run.only}
-                FOR UPDATE OF x
-                """,  # noqa: S608 - fixed fragments declared in SWEEPS
-                rule=sweep.rule,
-            )
-            resolved = escalations_resolve_many(
-                escalation_ids=cleared, as_of=run.as_of, note=f"Resolved automatically: {sweep.cleared}"
-            )
-            run.add(sweep.rule, "resolved", len(resolved))
+def _rule_resolve(sweep: RuleSweep) -> Callable[[_Run], list[int]]:
+    def step(run: _Run) -> list[int]:
+        cleared = run.ids(
+            f"""
+            SELECT x.id FROM workflows_escalation x
+            JOIN {EPISODES} ON e.id = x.episode_id
+            WHERE x.rule = %(rule)s AND x.resolved_at IS NULL
+              AND NOT COALESCE(e.state <> 'closed' AND ({sweep.holds}), false)
+              {run.only("x.id")}
+            {run.page("x.id")}
+            FOR UPDATE OF x
+            """,  # noqa: S608 - fixed fragments declared in SWEEPS
+            rule=sweep.rule,
+        )
+        resolved = escalations_resolve_many(
+            escalation_ids=cleared, as_of=run.as_of, note=f"Resolved automatically: {sweep.cleared}"
+        )
+        run.add(sweep.rule, "resolved", len(resolved))
+        return cleared
+
+    return step
+
+
+def _rule_raise(sweep: RuleSweep) -> Callable[[_Run], list[int]]:
+    def step(run: _Run) -> list[int]:
         never_or_not_open = "" if sweep.once_per_episode else "AND p.resolved_at IS NULL"
         found = run.ids(
             f"""
@@ -367,32 +425,17 @@ def _rule_sweep(run: _Run, sweep: RuleSweep) -> None:
             WHERE e.state <> ALL(%(not_swept)s) AND ({sweep.fires})
               AND NOT EXISTS (SELECT 1 FROM workflows_escalation p
                               WHERE p.episode_id = e.id AND p.rule = %(rule)s {never_or_not_open})
-              {run.only}
+              {run.only()}
+            {run.page()}
             """,  # noqa: S608 - fixed fragments declared in SWEEPS
             rule=sweep.rule,
             not_swept=NOT_SWEPT,
         )
         if not found:
-            return
+            return found
         if sweep.rule == "concern_ticked":
-            # Set-wise, as the event does it one case at a time (``episode_concern_raised``): the
-            # case goes to safeguarding review, remembering where it was, and the concern is raised.
-            moved = episodes_bulk_transition(
-                transition="concern_raised",
-                episodes=Episode.objects.filter(pk__in=found),
-                as_of=run.as_of,
-                reason="Found by the sweep",
-            )
-            # Those already in safeguarding review are touched, as ``episode_touch`` does.
-            Episode.objects.filter(pk__in=sorted(set(found) - set(moved))).update(
-                version=F("version") + 1, last_changed_by=None, last_changed_at=run.as_of
-            )
-            raised = escalations_raise_many(
-                rule_name=sweep.rule, episode_ids=found, as_of=run.as_of, note="Found by the sweep"
-            )
-            run.add(sweep.rule, "raised", len(raised))
-            run.add(sweep.rule, "moved", len(moved))
-            return
+            _concerns_raise(run, found)
+            return found
         raised = escalations_raise_many(
             rule_name=sweep.rule,
             episode_ids=found,
@@ -400,22 +443,67 @@ def _rule_sweep(run: _Run, sweep: RuleSweep) -> None:
             once_per_episode=sweep.once_per_episode,
         )
         run.add(sweep.rule, "raised", len(raised))
+        return found
+
+    return step
 
 
-def _absence_cover(run: _Run) -> None:
+def _concerns_raise(run: _Run, found: list[int]) -> None:
+    """Set-wise, what the event does one case at a time (``episode_concern_raised``): the case goes
+    to safeguarding review, remembering where it was (one already there is touched, as
+    ``episode_touch`` does), and ``concern_ticked`` is raised, which tells the front door."""
+    moved = episodes_bulk_transition(
+        transition="concern_raised",
+        episodes=Episode.objects.filter(pk__in=found),
+        as_of=run.as_of,
+        reason="Found by the sweep",
+    )
+    Episode.objects.filter(pk__in=sorted(set(found) - set(moved))).update(
+        version=F("version") + 1, last_changed_by=None, last_changed_at=run.as_of
+    )
+    raised = escalations_raise_many(
+        rule_name="concern_ticked", episode_ids=found, as_of=run.as_of, note="Found by the sweep"
+    )
+    run.add("concern_ticked", "raised", len(raised))
+    run.add("concern_ticked", "moved", len(moved))
+
+
+def _absence_cover(run: _Run) -> list[int]:
     result = absence_cover_apply(
         as_of=run.as_of, local_authorities=[c.local_authority for c in run.clocks], episode_ids=run.episode_ids
     )
     run.add("officer_absent", "raised", len(result.raised))
     run.add("officer_absent", "moved", len(result.moves))
+    return []  # the officers' absences, not a batch of rows: one pass
 
 
-def _climb(run: _Run) -> None:
-    climbed = escalations_climb_due(
-        as_of=run.as_of, local_authorities=[c.local_authority for c in run.clocks], episode_ids=run.episode_ids
+def _climb(run: _Run) -> list[int]:
+    climbed = escalations_climb_batch(
+        as_of=run.as_of,
+        local_authorities=[c.local_authority for c in run.clocks],
+        episode_ids=run.episode_ids,
+        after=run.after,
+        limit=run.limit if run.episode_ids is None else None,
     )
-    for rule, n in climbed.items():
-        run.add(rule, "climbed", n)
+    for escalation in climbed:
+        run.add(escalation.rule, "climbed", 1)
+    return [escalation.pk for escalation in climbed]
+
+
+def _steps(climb: bool) -> list[Callable[[_Run], list[int]]]:
+    """Every step of a sweep, in order."""
+    steps: list[Callable[[_Run], list[int]]] = [_contacts_mark_stale, _contacts_stale_move, _reviews_fall_due]
+    for name in RULES:
+        if name == "officer_absent":
+            continue
+        sweep = SWEEPS[name]
+        if sweep.holds is not None:
+            steps.append(_rule_resolve(sweep))
+        steps.append(_rule_raise(sweep))
+    steps.append(_absence_cover)
+    if climb:
+        steps.append(_climb)
+    return steps
 
 
 def _empty_counts() -> dict[str, dict[str, int]]:
@@ -439,9 +527,9 @@ def sweep_run(
     changes. ``episode_ids`` limits it to those episodes (the evaluation at an event), in one
     transaction (the caller's, when there is one).
 
-    A full sweep runs alone (if another is running, SweepBusy is raised) and in chunks of
-    ``batch_size`` episodes (default ``EHE_SWEEP_BATCH``), each chunk committed on its own: see the
-    module's docstring.
+    A full sweep runs alone (if another is running, SweepBusy is raised); each of its steps works
+    through what it finds ``batch_size`` rows at a time (default ``EHE_SWEEP_BATCH``), each batch
+    committed on its own: see the module's docstring.
     """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
@@ -455,72 +543,32 @@ def sweep_run(
     if not clocks:
         return counts
     if episode_ids is not None:
-        # At an event: the caller's transaction, whose deferred checks are the caller's business.
-        _chunk_sweep(_Run(as_of, clocks, list(episode_ids), counts), climb=climb, dry_run=dry_run, immediate=False)
+        run = _Run(as_of, clocks, list(episode_ids), counts)
+        with transaction.atomic():
+            for step in _steps(climb):
+                step(run)
+            if dry_run:
+                transaction.set_rollback(True)
         return counts
     if not _lock(SWEEP_LOCK):
         raise SweepBusy("Another sweep is running")
-    size = batch_size or int(getattr(settings, "EHE_SWEEP_BATCH", 5000))
+    run = _Run(as_of, clocks, None, counts, limit=batch_size or int(getattr(settings, "EHE_SWEEP_BATCH", 5000)))
     try:
         statistics_refresh()
-        for done, chunk in enumerate(_chunks([clock.local_authority.pk for clock in clocks], size), start=1):
-            _chunk_sweep(_Run(as_of, clocks, chunk, counts), climb=climb, dry_run=dry_run)
-            if done % 10 == 0:
-                statistics_refresh()
-        statistics_refresh()
+        # A dry run is one transaction, rolled back at the end, so that each step sees what the
+        # steps before it did (its batches become savepoints).
+        with transaction.atomic() if dry_run else nullcontext():
+            for step in _steps(climb):
+                _in_batches(run, step)
+                if not dry_run:
+                    statistics_refresh()
+            if dry_run:
+                transaction.set_rollback(True)
     finally:
         _unlock(SWEEP_LOCK)
     if not dry_run:
         logger.info("Sweep at %s: %s", as_of.isoformat(), _summary(counts))
     return counts
-
-
-def _chunk_sweep(run: _Run, *, climb: bool, dry_run: bool, immediate: bool = True) -> None:
-    """Every rule over the run's episodes, in one transaction (with ``immediate``, foreign keys
-    checked at the end of each statement rather than queued to the commit)."""
-    with transaction.atomic():
-        if immediate:
-            with connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        _contacts_go_stale(run)
-        _reviews_fall_due(run)
-        for name in RULES:
-            if name != "officer_absent":
-                _rule_sweep(run, SWEEPS[name])
-        _absence_cover(run)
-        if climb:
-            _climb(run)
-        if dry_run:
-            transaction.set_rollback(True)
-
-
-def _chunks(la_ids: list[int], size: int) -> Iterator[list[int]]:
-    """The episodes a sweep can touch in these LAs (swept states, or an open escalation), ``size``
-    at a time in id order (a chunk may span several small LAs: the rules join each case to its
-    own LA's clock); each chunk is read when the one before it has been committed."""
-    after = 0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT id FROM (
-                    (SELECT e.id FROM workflows_episode e
-                     WHERE e.local_authority_id = ANY(%(las)s) AND e.id > %(after)s
-                       AND e.state <> ALL(%(not_swept)s)
-                     ORDER BY e.id LIMIT %(size)s)
-                    UNION
-                    (SELECT x.episode_id FROM workflows_escalation x
-                     WHERE x.local_authority_id = ANY(%(las)s) AND x.episode_id > %(after)s AND x.resolved_at IS NULL
-                     ORDER BY x.episode_id LIMIT %(size)s)
-                ) touchable ORDER BY id LIMIT %(size)s
-                """,
-                {"las": la_ids, "after": after, "not_swept": NOT_SWEPT, "size": size},
-            )
-            chunk = [row[0] for row in cursor.fetchall()]
-        if not chunk:
-            return
-        yield chunk
-        after = chunk[-1]
 
 
 # The tables a sweep writes, whose statistics steer its own anti-joins.

@@ -6,8 +6,9 @@ and the messages to the people concerned, in the caller's transaction.
 
 Two shapes of each write: one escalation at a time (``escalation_raise``, ``escalation_climb``,
 ``escalation_resolve``), for events on one case; and set-based (``escalations_raise_many``,
-``escalations_climb_due``, ``escalations_resolve_many``), for the sweeps, which write any number
-of escalations, their events and their messages in a handful of statements.
+``escalations_climb_due`` and ``escalations_climb_batch``, ``escalations_resolve_many``), for the
+sweeps, which write any number of escalations, their events and their messages in a handful of
+statements.
 """
 
 from __future__ import annotations
@@ -430,11 +431,31 @@ def escalations_resolve_many(*, escalation_ids: Sequence[int], as_of: datetime, 
 def escalations_climb_due(
     *, as_of: datetime, local_authorities: Sequence[LocalAuthority], episode_ids: Sequence[int] | None = None
 ) -> dict[str, int]:
-    """Climb every open, unacknowledged escalation past its due time one rung, on the same row.
+    """Climb every open, unacknowledged escalation past its due time one rung, on the same row, and
+    tell the new owners (``escalations_climb_batch`` over all of them). Returns counts by rule."""
+    counts: dict[str, int] = defaultdict(int)
+    for escalation in escalations_climb_batch(
+        as_of=as_of, local_authorities=local_authorities, episode_ids=episode_ids
+    ):
+        counts[escalation.rule] += 1
+    return dict(counts)
+
+
+def escalations_climb_batch(
+    *,
+    as_of: datetime,
+    local_authorities: Sequence[LocalAuthority],
+    episode_ids: Sequence[int] | None = None,
+    after: int = 0,
+    limit: int | None = None,
+) -> list[Escalation]:
+    """Climb open, unacknowledged escalations past their due time one rung, on the same row: all of
+    them, or (with ``limit``) the first ``limit`` by id after ``after``, for a sweep's batches.
 
     One statement for all rules, levels and LAs: the next rung's owner and due time (computed
     here per LA on the working-day calendar) come in as a table. The new owners are told.
-    Notify-only rules never climb; the top rung does not climb further. Returns counts by rule.
+    Notify-only rules never climb; the top rung does not climb further. Returns the escalations
+    climbed, in id order.
     """
     ladder = []
     for la in local_authorities:
@@ -455,8 +476,13 @@ def escalations_climb_due(
                     }
                 )
     if not ladder:
-        return {}
+        return []
     only = "AND x.episode_id = ANY(%(episode_ids)s)" if episode_ids is not None else ""
+    if limit is not None:
+        only += """ AND x.id IN (
+            SELECT y.id FROM workflows_escalation y
+            WHERE y.resolved_at IS NULL AND y.acknowledged_at IS NULL AND y.due_at <= %(as_of)s AND y.id > %(after)s
+            ORDER BY y.id LIMIT %(limit)s)"""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -489,6 +515,8 @@ def escalations_climb_due(
                 "as_of": as_of,
                 "actor": SYSTEM.display_name,
                 "episode_ids": list(episode_ids or []),
+                "after": after,
+                "limit": limit,
             },
         )
         climbed = escalations_with_episode(row[0] for row in cursor.fetchall())
@@ -498,10 +526,7 @@ def escalations_climb_due(
             return (rung.owner, *rung.also_tell)
 
         escalations_tell(climbed, new_owners, as_of, "climbed")
-    counts: dict[str, int] = defaultdict(int)
-    for escalation in climbed:
-        counts[escalation.rule] += 1
-    return dict(counts)
+    return climbed
 
 
 # --- Escalations follow their case to a new holder ----------------------------------------------

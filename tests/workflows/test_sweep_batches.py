@@ -1,5 +1,5 @@
-"""A sweep that always finishes (issue 12): chunks of any size give the same result as one big
-chunk; a sweep that fails part-way keeps the chunks it committed, and the next sweep carries on
+"""A sweep that always finishes (issue 12): batches of any size give the same result as one big
+batch; a sweep that fails part-way keeps the batches it committed, and the next sweep carries on
 with nothing raised twice and nothing missed; concerns found by the sweep are handled set-wise
 exactly as the event handles them; stale planner statistics are refreshed."""
 
@@ -36,7 +36,7 @@ def frozen() -> Iterator[None]:
 
 
 def a_busy_register(la: LocalAuthority, other_la: LocalAuthority) -> None:
-    """Cases for every kind of rule in two LAs, interleaved so that each chunk holds several."""
+    """Cases for every kind of rule in two LAs, interleaved so that each batch holds several."""
     for authority in (la, other_la):
         officer = make_user(Role.EHE_OFFICER, authority)
         make_user(Role.EHE_MANAGER, authority)
@@ -93,7 +93,7 @@ def swept_with(**kwargs: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]
     return after, counts
 
 
-def test_chunks_of_any_size_give_what_one_chunk_gives(la: LocalAuthority, other_la: LocalAuthority) -> None:
+def test_batches_of_any_size_give_what_one_batch_gives(la: LocalAuthority, other_la: LocalAuthority) -> None:
     a_busy_register(la, other_la)
 
     whole, whole_counts = swept_with(batch_size=10_000)
@@ -101,35 +101,37 @@ def test_chunks_of_any_size_give_what_one_chunk_gives(la: LocalAuthority, other_
     assert whole_counts["contacts_unverified"]["raised"] == 6
 
     for size in (1, 2, 7):
-        chunked, chunked_counts = swept_with(batch_size=size)
-        assert chunked == whole, size
-        assert chunked_counts == whole_counts, size
+        batched, batched_counts = swept_with(batch_size=size)
+        assert batched == whole, size
+        assert batched_counts == whole_counts, size
 
 
-def test_an_interrupted_sweep_keeps_its_chunks_and_the_next_carries_on(
+def test_an_interrupted_sweep_keeps_its_batches_and_the_next_carries_on(
     la: LocalAuthority, other_la: LocalAuthority, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a_busy_register(la, other_la)
     clean, _ = swept_with(batch_size=4)
 
-    # The fourth chunk fails after its rules ran: that chunk, and only that one, is rolled back.
-    real = sweeps._climb
-    chunks_done: list[int] = []
+    # The fourth batch of raising fails after its escalations were written: that batch, and only
+    # that one, is rolled back; the batches before it stay committed.
+    real = sweeps.escalations_raise_many
+    batches: list[int] = []
 
-    def failing_climb(run: Any) -> None:
-        real(run)
-        chunks_done.append(len(run.episode_ids))
-        if len(chunks_done) == 4:
+    def failing_raise(**kwargs: Any) -> list[int]:
+        raised = real(**kwargs)
+        batches.append(len(raised))
+        if len(batches) == 4:
             raise ConnectionError("The database went away")
+        return raised
 
-    monkeypatch.setattr(sweeps, "_climb", failing_climb)
+    monkeypatch.setattr(sweeps, "escalations_raise_many", failing_raise)
     with pytest.raises(ConnectionError):
         sweep_run(as_of=NOW, batch_size=4)
     part = outcome()
-    assert Escalation.objects.exists(), "the chunks before the failure were committed"
-    assert part != clean, "the failed chunk and those after it were not"
+    assert Escalation.objects.exists(), "the batches before the failure were committed"
+    assert part != clean, "the failed batch and those after it were not"
 
-    monkeypatch.setattr(sweeps, "_climb", real)
+    monkeypatch.setattr(sweeps, "escalations_raise_many", real)
     resumed = sweep_run(as_of=NOW, batch_size=4)
 
     assert outcome() == clean
