@@ -365,7 +365,7 @@ def _contacts_stale_move(run: _Run) -> list[int]:
     if stale:
         moved = episodes_bulk_transition(
             transition="contacts_went_stale",
-            episodes=Episode.objects.filter(pk__in=stale),
+            episode_ids=stale,
             as_of=run.as_of,
             reason="Contact details went stale",
         )
@@ -385,7 +385,7 @@ def _reviews_fall_due(run: _Run) -> list[int]:
     if due:
         moved = episodes_bulk_transition(
             transition="review_falls_due",
-            episodes=Episode.objects.filter(pk__in=due),
+            episode_ids=due,
             as_of=run.as_of,
             reason="The review date is near",
         )
@@ -454,7 +454,7 @@ def _concerns_raise(run: _Run, found: list[int]) -> None:
     ``episode_touch`` does), and ``concern_ticked`` is raised, which tells the front door."""
     moved = episodes_bulk_transition(
         transition="concern_raised",
-        episodes=Episode.objects.filter(pk__in=found),
+        episode_ids=found,
         as_of=run.as_of,
         reason="Found by the sweep",
     )

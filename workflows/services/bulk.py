@@ -45,17 +45,30 @@ def _machine(transition: str) -> tuple[list[str], str]:
 
 
 def episodes_bulk_transition(
-    *, transition: str, episodes: QuerySet[Episode], as_of: datetime, reason: str = ""
+    *,
+    transition: str,
+    as_of: datetime,
+    episodes: QuerySet[Episode] | None = None,
+    episode_ids: Sequence[int] | None = None,
+    reason: str = "",
 ) -> list[int]:
-    """Apply an automatic transition to every episode in ``episodes`` that is in one of its sources.
+    """Apply an automatic transition to every episode in ``episodes`` (a queryset) or
+    ``episode_ids`` (a list: a sweep's batch, passed as one array) that is in one of its sources.
 
     Returns the ids moved. Rows are locked; episodes in other states are left alone.
     """
     if transition not in BULK_TRANSITIONS:
         raise ValueError(f"{transition} is not an automatic transition")
+    if (episodes is None) == (episode_ids is None):
+        raise ValueError("Give episodes or episode_ids")
     sources, target = _machine(transition)
     also = _ALSO_SET.get(transition, "")
-    chosen_sql, chosen_params = episodes.values("id").query.sql_with_params()
+    chosen_params: Sequence[Any]
+    if episode_ids is not None:
+        chosen_sql, chosen_params = "SELECT unnest(%s::bigint[])", (list(episode_ids),)
+    else:
+        assert episodes is not None
+        chosen_sql, chosen_params = episodes.values("id").query.sql_with_params()
     sql = f"""
         WITH candidates AS (
             SELECT id, state FROM workflows_episode
@@ -72,7 +85,7 @@ def episodes_bulk_transition(
         SELECT id, from_state, %s, %s, NULL, %s, %s, '{{}}'::jsonb, %s FROM moved
         RETURNING episode_id
     """  # noqa: S608 - the only interpolation is Django's own compiled, parameterised subquery
-    params = [*chosen_params, sources, target, as_of, target, transition, SYSTEM.display_name, reason, as_of]
+    params: list[Any] = [*chosen_params, sources, target, as_of, target, transition, SYSTEM.display_name, reason, as_of]
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

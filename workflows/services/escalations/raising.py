@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ehe_register.models import LocalAuthority, User
@@ -303,10 +304,37 @@ def escalation_resolve(
     return escalation
 
 
+# What the messages about an escalation read (``_messages_for``): loaded for a sweep's thousands.
+_TOLD_FIELDS = (
+    "id",
+    "episode_id",
+    "local_authority_id",
+    "rule",
+    "level",
+    "due_at",
+    "owner_role",
+    "owner_user_id",
+    "episode__id",
+    "episode__local_authority_id",
+    "episode__child_id",
+    "episode__assigned_officer_id",
+    "episode__local_authority__id",
+    "episode__local_authority__dfe_code",
+    "episode__local_authority__front_door_email",
+    "episode__local_authority__front_door_short_name",
+    "episode__local_authority__sen_team_email",
+    "episode__child__id",
+    "episode__child__social_worker_email",
+)
+
+
 def escalations_with_episode(escalation_ids: Iterable[int]) -> list[Escalation]:
+    """The escalations with what telling people about them reads, in one query (other fields
+    load on first use)."""
     return list(
-        Escalation.objects.filter(pk__in=list(escalation_ids))
+        Escalation.objects.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [list(escalation_ids)]))
         .select_related("episode__local_authority", "episode__child")
+        .only(*_TOLD_FIELDS)
         .order_by("pk")
     )
 
@@ -333,7 +361,9 @@ def escalations_raise_many(
     rung = rule.rung(1)
     once = rule.notify_only if once_per_episode is None else once_per_episode
     las = LocalAuthority.objects.filter(
-        pk__in=Episode.objects.filter(pk__in=list(episode_ids)).values("local_authority_id")
+        pk__in=RawSQL(
+            "SELECT DISTINCT local_authority_id FROM workflows_episode WHERE id = ANY(%s)", [list(episode_ids)]
+        )
     )
     dues = [{"la_id": la.pk, "due_at": rung.due(as_of, la).isoformat() if rung.due else None} for la in las]
     to_assigned = rung.owner == Owner.ASSIGNED_OFFICER
