@@ -492,7 +492,10 @@ FAMILY_LINKS = ModelPlace(
     name="family_links",
     title="How parents and carers are linked to children",
     model=ChildPerson,
-    rows=lambda s: ChildPerson.objects.filter(Q(child_id__in=s.child_ids) | Q(person_id__in=s.person_ids)),
+    # A child's request shows the child's own links; a parent's, the parent's (never a sibling's).
+    rows=lambda s: ChildPerson.objects.filter(
+        Q(child_id__in=s.child_ids) if s.focus == "child" else Q(person_id__in=s.person_ids)
+    ),
     columns=[
         ("child_id", "Child record number"),
         ("person_id", "Person number"),

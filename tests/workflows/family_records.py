@@ -84,6 +84,10 @@ def family_records(
     street: str = "14 Lavender Row",
     postcode: str = "KT22 7QW",
     phone: str = "07700 900456",
+    nhs_number: str = "9434765919",
+    language: str = "Cornish",
+    old_postcode: str = "KT22 1ZZ",
+    parent_postcode: str = "KT23 4PX",
     opened: date = date(2014, 9, 10),
     closed: date = date(2015, 7, 1),
 ) -> Family:
@@ -96,34 +100,34 @@ def family_records(
     child = Child.objects.create(
         local_authority=la,
         legal_first_name=first,
-        legal_middle_names="Marigold",
-        legal_last_name="Brackenbury",
-        preferred_first_name="Zephy",
+        legal_middle_names=f"{first}ina",
+        legal_last_name=f"Old{last}",
+        preferred_first_name=f"{first[:5]}ie",
         date_of_birth=dob,
         sex=Sex.FEMALE,
         upn=upn,
-        nhs_number="9434765919",
+        nhs_number=nhs_number,
         social_worker_email=social_worker,
-        language="Cornish",
+        language=language,
         contact_preferences=f"Ask for {parent_first} before noon",
     )
     # A change of name, so that the history holds the old one too.
     Child.objects.filter(pk=child.pk).update(
-        legal_last_name=last, former_names=[f"{first} Brackenbury"], former_upns=["H801200001AAA"]
+        legal_last_name=last, former_names=[f"{first} Old{last}"], former_upns=[f"{upn[:-3]}AAA"]
     )
     child.refresh_from_db()
     address = Address.objects.create(
-        local_authority=la, child=child, kind=AddressKind.CURRENT, line_1="2 Old Mill Yard", postcode="KT22 1ZZ"
+        local_authority=la, child=child, kind=AddressKind.CURRENT, line_1=f"2 {last} Mill Yard", postcode=old_postcode
     )
-    Address.objects.filter(pk=address.pk).update(line_1=street, town="Wendlebury", postcode=postcode, uprn="100062")
+    Address.objects.filter(pk=address.pk).update(line_1=street, town=f"{last}bury", postcode=postcode, uprn="100062")
     parent = Person.objects.create(
         local_authority=la,
         first_name=parent_first,
         last_name=last,
         emergency_phone=phone,
         email=f"{parent_first.lower()}.{last.lower()}@example.com",
-        address_line_1="9 Thistledown Close",
-        postcode="KT23 4PX",
+        address_line_1=f"9 {parent_first} Close",
+        postcode=parent_postcode,
     )
     ChildPerson.objects.create(child=child, person=parent, relationship=Relationship.MOTHER)
 
@@ -202,7 +206,7 @@ def family_records(
         rule="concern_ticked",
         raised_at=now,
         decision="no_further_action",
-        decision_reference="CSPA-99123",
+        decision_reference=f"CSPA-{upn[-5:]}",
         decision_note=f"{parent_first} {last} spoken to",
         resolved_at=now,
         resolved_by_name="Front door",
@@ -240,8 +244,10 @@ def family_records(
             payload={"reference": notification.reference, "la_name": la.name},
             as_of=now,
         )
-    sample = AuditSample.objects.create(
-        local_authority=la, month=opened.replace(day=1), seed=1, size_per_officer=1, drawn_by=manager, drawn_at=now
+    sample, _ = AuditSample.objects.get_or_create(
+        local_authority=la,
+        month=opened.replace(day=1),
+        defaults={"seed": 1, "size_per_officer": 1, "drawn_by": manager, "drawn_at": now},
     )
     AuditCase.objects.create(sample=sample, episode=episode, officer=officer, summary=f"Good work with {first}")
     access_log_record(user=officer, children=[child], action=AccessAction.VIEW, path=f"/cases/?q={last}", as_of=now)
@@ -278,25 +284,25 @@ def family_records(
     secrets = [
         first,
         last,
-        "Marigold",
-        "Brackenbury",
-        "Zephy",
+        f"{first}ina",
+        f"Old{last}",
+        f"{first[:5]}ie",
         upn,
-        "H801200001AAA",
-        "9434765919",
+        f"{upn[:-3]}AAA",
+        nhs_number,
         social_worker,
-        "Cornish",
+        language,
         street,
-        "Old Mill Yard",
-        "Wendlebury",
+        f"{last} Mill Yard",
+        f"{last}bury",
         postcode,
-        "KT22 1ZZ",
+        old_postcode,
         parent_first,
         phone,
         parent.email,
-        "Thistledown",
-        "KT23 4PX",
-        "CSPA-99123",
+        f"{parent_first} Close",
+        parent_postcode,
+        f"CSPA-{upn[-5:]}",
         dob.isoformat(),
     ]
     return Family(child=child, parent=parent, episodes=[episode], secrets=secrets, date_of_birth=dob)
