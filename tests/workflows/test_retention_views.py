@@ -103,3 +103,15 @@ def test_the_retention_page_lists_what_is_coming(
         assert "Stillopen" not in body
         hold_link = reverse("cases:legal_holds", kwargs={"pk": due.pk})
         assert (hold_link in body) == (role == Role.EHE_MANAGER)
+
+
+def test_the_privacy_notice_says_how_long_and_how_to_ask(la: LocalAuthority, other_la: LocalAuthority) -> None:
+    LocalAuthority.objects.filter(pk=other_la.pk).update(retention_until_birthday=30, uses_service=False)
+    page = Client().get(reverse("privacy"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Surrey County Council" in body
+    assert "25th birthday" in body
+    assert "ehe@example.org" in body
+    assert "30th birthday" not in body  # councils not using the service are not listed
+    assert "subject access request" in body
