@@ -319,7 +319,7 @@ def test_the_command_dry_run_and_apply(la: LocalAuthority, time_machine: Any) ->
     time_machine.move_to(at(RUN_DAY, 2))
     out = StringIO()
     call_command("apply_retention", "--dry-run", "--la", "936", stdout=out)
-    assert "LA 936: 1 due, 0 kept by a legal hold, would anonymise 1 children and 1 parents or carers" in out.getvalue()
+    assert "LA 936: 1 due, 0 kept by a legal hold, would anonymise 1 child and 1 parent or carer" in out.getvalue()
     assert "Would anonymise 1 child\n" in out.getvalue()
     assert not RetentionRun.objects.exists()
     out = StringIO()

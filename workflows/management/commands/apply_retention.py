@@ -55,12 +55,20 @@ class Command(BaseCommand):
         for code in sorted(result.due):
             self.stdout.write(
                 f"LA {code}: {result.due[code]} due, {result.held[code]} kept by a legal hold, "
-                f"{verb} {result.anonymised[code]} children and {result.people[code]} parents or carers"
+                f"{verb} {_children(result.anonymised[code])} and {_people(result.people[code])}"
             )
         for place, n in sorted(result.rows.items()):
             if n:
                 self.stdout.write(f"  {place}: {n} rows")
         total = sum(result.anonymised.values())
-        self.stdout.write(f"{verb.capitalize()} {total} child{'ren' if total != 1 else ''}")
+        self.stdout.write(f"{verb.capitalize()} {_children(total)}")
         if result.run_id:
             self.stdout.write(f"Logged as retention run {result.run_id}")
+
+
+def _children(n: int) -> str:
+    return f"{n} child{'ren' if n != 1 else ''}"
+
+
+def _people(n: int) -> str:
+    return f"{n} parent{'s' if n != 1 else ''} or carer{'s' if n != 1 else ''}"
