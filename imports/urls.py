@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from imports.views import auditor, exports
+from imports.views import auditor, exports, subject_access
 
 auditor_patterns = (
     [
@@ -18,6 +18,8 @@ export_patterns = (
         path("register/", exports.register_download, name="register"),
         path("transitions/", exports.transitions_download, name="transitions"),
         path("dfe-return/", exports.dfe_return, name="dfe_return"),
+        path("subject-access/children/<int:pk>/", subject_access.child_export, name="subject_access_child"),
+        path("subject-access/people/<int:pk>/", subject_access.person_export, name="subject_access_person"),
     ],
     "exports",
 )

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ehe_register.models import (
     ChildMerge,
+    LegalHold,
     LocalAuthority,
     OffRollNotification,
     ReasonCode,
@@ -32,7 +33,7 @@ from tests.access_matrix import (
     matrix_mismatches,
     url_names,
 )
-from tests.factories import make_episode, make_user
+from tests.factories import PersonFactory, make_episode, make_user
 from workflows.models import AuditAction, AuditCase, AuditSample
 from workflows.services.escalations import escalation_raise
 from workflows.states import State
@@ -178,6 +179,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "exports:transitions": expect(FORBIDDEN, anonymous=LOGIN, **READERS_METHOD),
     "exports:dfe_return": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
     "notifications:open": expect(METHOD, anonymous=LOGIN, administrator=FORBIDDEN),
+    # --- retention and subject access: EHE managers act; heads of service and auditors read what is due ---
+    "cases:retention": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
+    "cases:legal_holds": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
+    "cases:legal_hold_lift": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
+    "exports:subject_access_child": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
+    "exports:subject_access_person": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
 }
 
 
@@ -218,6 +225,7 @@ def url_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Call
         **_casework_kwargs(principals, la),
         **_actions_kwargs(principals, la),
         **_oversight_kwargs(principals, la),
+        **_retention_kwargs(principals, la),
     }
 
 
@@ -301,6 +309,26 @@ def _oversight_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[st
         "audit:action_new": lambda: {"pk": audit_case.pk},
         "audit:action_done": lambda: {"pk": action.pk},
         "auditor:history": lambda: {"kind": "child", "pk": episode.child_id},
+    }
+
+
+def _retention_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Callable[[], dict[str, Any]]]:
+    """A closed case in ``la`` with a legal hold to lift and a parent to export."""
+    episode = make_episode(State.CLOSED, la=la)
+    hold = LegalHold.objects.create(
+        local_authority=la,
+        child=episode.child,
+        reason="A claim",
+        placed_by=principals[Role.EHE_MANAGER.value],
+        placed_at=timezone.now(),
+    )
+    parent = PersonFactory(local_authority=la)
+    parent.child_links.create(child=episode.child, relationship="mother")
+    return {
+        "cases:legal_holds": lambda: {"pk": episode.pk},
+        "cases:legal_hold_lift": lambda: {"pk": episode.pk, "hold_pk": hold.pk},
+        "exports:subject_access_child": lambda: {"pk": episode.child_id},
+        "exports:subject_access_person": lambda: {"pk": parent.pk},
     }
 
 

@@ -81,7 +81,7 @@ def closed_other_than_by_merge(episode: Any) -> bool:
     return episode.closure_reason != ClosureReason.DUPLICATE
 
 
-@pghistory.track()
+@pghistory.track(append_only=True)
 class Episode(models.Model):
     """One child's EHE case in one LA, from notification to closure.
 

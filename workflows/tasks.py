@@ -9,8 +9,10 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
+from ehe_register.models import RetentionTrigger
 from workflows.integrity import integrity_report_send
 from workflows.services.escalations import managers_digest_send
+from workflows.services.retention import retention_apply as retention_run
 from workflows.sweeps import SweepBusy, sweep_run
 
 logger = logging.getLogger(__name__)
@@ -43,3 +45,11 @@ def integrity_check(as_of: str | None = None, la_code: str | None = None) -> int
     """The daily integrity check (07:00 Europe/London): emails each LA's heads of service when it
     finds anything. Safe to run twice: one message per head of service per LA per day."""
     return integrity_report_send(as_of=_as_of(as_of), la_code=la_code)
+
+
+@shared_task(name="workflows.retention_apply", ignore_result=True)
+def retention_apply(as_of: str | None = None, la_code: str | None = None) -> int:
+    """The monthly retention run (02:00 on the first of the month): anonymises what is due. Safe to
+    run twice: an anonymised child is never due again. Returns how many children it anonymised."""
+    result = retention_run(as_of=_as_of(as_of), trigger=RetentionTrigger.BEAT, la_code=la_code)
+    return sum(result.anonymised.values())

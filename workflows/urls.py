@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from workflows.views import absences, case, dashboard, escalations, merge, new_case, queues
+from workflows.views import absences, case, dashboard, escalations, merge, new_case, queues, retention
 
 app_name = "cases"
 
@@ -26,5 +26,8 @@ urlpatterns: list = [
     path("<int:pk>/merge/", merge.merge_from_case, name="merge"),
     path("merge/<int:keep>/<int:duplicate>/", merge.merge_confirm, name="merge_confirm"),
     path("merges/<int:pk>/undo/", merge.merge_undo, name="merge_undo"),
+    path("retention/", retention.retention_page, name="retention"),
+    path("<int:pk>/legal-holds/", retention.legal_holds, name="legal_holds"),
+    path("<int:pk>/legal-holds/<int:hold_pk>/lift/", retention.legal_hold_lift_view, name="legal_hold_lift"),
     path("", include("workflows.urls_actions")),
 ]

@@ -22,6 +22,7 @@ from ehe_register.models.merges import ChildMerge
 from ehe_register.models.offroll import OffRollNotification, RemovalStatus, Routing
 from ehe_register.models.reference import ReasonCode
 from ehe_register.models.requests import SchoolContactRequest
+from ehe_register.models.retention import Anonymisation, LegalHold, RetentionRun, RetentionTrigger
 from ehe_register.models.schools import School
 
 __all__ = [
@@ -34,11 +35,13 @@ __all__ = [
     "Address",
     "AddressCheck",
     "AddressKind",
+    "Anonymisation",
     "CheckMethod",
     "CheckOutcome",
     "Child",
     "ChildMerge",
     "ChildPerson",
+    "LegalHold",
     "LocalAuthority",
     "MatchStatus",
     "OffRollNotification",
@@ -48,6 +51,8 @@ __all__ = [
     "ReferenceSequence",
     "Relationship",
     "RemovalStatus",
+    "RetentionRun",
+    "RetentionTrigger",
     "Routing",
     "School",
     "SchoolContactRequest",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -65,7 +66,12 @@ class LocalAuthority(models.Model):
     )
     home_check_duty_commenced = models.BooleanField("home check within the first contact period", default=False)
 
-    retention_until_birthday = models.PositiveSmallIntegerField("keep records until the child's birthday", default=25)
+    retention_until_birthday = models.PositiveSmallIntegerField(
+        "keep closed records until the child's birthday",
+        default=25,
+        validators=[MinValueValidator(16), MaxValueValidator(100)],
+        help_text="Which birthday: 25 keeps a child's closed records until they are 25, then anonymises them.",
+    )
     school_age_population = models.PositiveIntegerField(
         blank=True,
         null=True,

@@ -55,7 +55,8 @@ def school_year_group_number(value: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-@pghistory.track()
+# History rows are append-only: only the retention service may change them (it anonymises them).
+@pghistory.track(append_only=True)
 class Child(models.Model):
     local_authority = models.ForeignKey(
         "ehe_register.LocalAuthority", on_delete=models.PROTECT, related_name="children"
@@ -95,6 +96,8 @@ class Child(models.Model):
         null=True,
         help_text="0 is Reception; negative is nursery.",
     )
+    # Set by the retention service when it anonymised the record (never cleared).
+    anonymised_at = models.DateTimeField(blank=True, null=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -156,7 +159,7 @@ def _phone_digits(field_name: str) -> Func:
     return Func(F(field_name), Value(r"[^0-9]"), Value(""), Value("g"), function="regexp_replace")
 
 
-@pghistory.track()
+@pghistory.track(append_only=True)
 class Person(models.Model):
     """A parent or carer. Linked to children through :class:`ChildPerson`; siblings share people."""
 
@@ -219,7 +222,7 @@ class AddressKind(models.TextChoices):
     ADDITIONAL = "additional", "Additional"
 
 
-@pghistory.track()
+@pghistory.track(append_only=True)
 class Address(models.Model):
     local_authority = models.ForeignKey("ehe_register.LocalAuthority", on_delete=models.PROTECT, related_name="+")
     child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="addresses")

@@ -11,6 +11,7 @@ class AccessAction(models.TextChoices):
     VIEW = "view", "Viewed"
     EXPORT = "export", "Exported"
     EXPORT_UNMASKED = "export_unmasked", "Exported with confidential addresses shown"
+    SUBJECT_ACCESS = "subject_access", "Exported for a subject access request"
 
 
 @pgtrigger.register(pgtrigger.Protect(name="access_log_append_only", operation=pgtrigger.Update | pgtrigger.Delete))

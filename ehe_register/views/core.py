@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from ehe_register.accounts.guards import public
+from ehe_register.models import LocalAuthority
 from ehe_register.roles import Role
 from workflows.views.dashboard import DASHBOARD_ROLES, dashboard_page
 
@@ -61,4 +62,7 @@ def accessibility(request: HttpRequest) -> HttpResponse:
 
 @public
 def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/privacy.html")
+    """The privacy notice: what is held, why, for how long (each council's retention setting) and
+    how to ask for it (each council's EHE team)."""
+    councils = LocalAuthority.objects.filter(uses_service=True).order_by("name")
+    return render(request, "pages/privacy.html", {"councils": councils})

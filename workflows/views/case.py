@@ -395,6 +395,8 @@ def _case_context(
         "may_self_assign": may_self_assign,
         "merges": _merges(episode),
         "may_merge": is_manager,
+        # Legal holds and subject access exports: EHE managers.
+        "holds_in_force": (sum(1 for hold in child.legal_holds.all() if hold.in_force_on(today)) if is_manager else 0),
         "open_escalations": [
             escalation_panel(user, e, timezone.now())
             for e in episode.escalations.filter(resolved_at__isnull=True)
