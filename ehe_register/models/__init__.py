@@ -23,6 +23,7 @@ from ehe_register.models.offroll import OffRollNotification, RemovalStatus, Rout
 from ehe_register.models.reference import ReasonCode
 from ehe_register.models.requests import SchoolContactRequest
 from ehe_register.models.schools import School
+from ehe_register.models.two_factor import AccountEvent, AccountEventKind, EnrolmentLink
 
 __all__ = [
     "SCHOOL_YEAR_GROUPS",
@@ -31,6 +32,8 @@ __all__ = [
     "AbsenceKind",
     "AccessAction",
     "AccessLog",
+    "AccountEvent",
+    "AccountEventKind",
     "Address",
     "AddressCheck",
     "AddressKind",
@@ -39,6 +42,7 @@ __all__ = [
     "Child",
     "ChildMerge",
     "ChildPerson",
+    "EnrolmentLink",
     "LocalAuthority",
     "MatchStatus",
     "OffRollNotification",
