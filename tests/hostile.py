@@ -38,3 +38,9 @@ def hostile_text() -> st.SearchStrategy[str]:
         st.integers().map(str),
         st.dates().map(lambda d: d.isoformat()),
     )
+
+
+def storable_text() -> st.SearchStrategy[str]:
+    """Hostile text that PostgreSQL can hold (no lone surrogates, which UTF-8 cannot encode): for
+    values that come out of the database, never straight from a request."""
+    return hostile_text().filter(lambda value: not any(0xD800 <= ord(ch) <= 0xDFFF for ch in value))
