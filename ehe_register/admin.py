@@ -14,14 +14,29 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ehe_register.models import LocalAuthority, ReasonCode, School, User
+from ehe_register.models import AccountEvent, LocalAuthority, ReasonCode, School, User
+
+# django-otp's own device admins would let an administrator add an authenticator for someone
+# (no enrolment link, nothing logged) or read its secret key and copy it. Devices are managed
+# only through the two-factor pages (``accounts:staff_two_factor``), which log every change.
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
 
 
 @admin.register(LocalAuthority)
 class LocalAuthorityAdmin(admin.ModelAdmin):
     list_display = ["name", "dfe_code", "ons_code", "uses_service", "council_name"]
-    list_filter = ["uses_service", "consent_duty_commenced", "home_check_duty_commenced"]
+    list_filter = [
+        "uses_service",
+        "consent_duty_commenced",
+        "home_check_duty_commenced",
+        "school_users_need_two_factor",
+    ]
     search_fields = ["name", "dfe_code", "ons_code"]
     readonly_fields = ["dfe_code", "ons_code", "name"]
     fieldsets = [
@@ -67,6 +82,7 @@ class LocalAuthorityAdmin(admin.ModelAdmin):
             },
         ),
         ("Quality audit", {"fields": ["audit_sample_size"]}),
+        ("Sign-in", {"fields": ["school_users_need_two_factor"]}),
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -109,6 +125,34 @@ class EheUserAdmin(UserAdmin):
     fieldsets = [
         *UserAdmin.fieldsets,  # type: ignore[misc]
         ("Where they work", {"fields": ["local_authority", "schools", "phone"]}),
+        ("Two-factor sign-in", {"fields": ["two_factor"]}),
     ]
+    readonly_fields = ["two_factor"]
     filter_horizontal = ["groups", "user_permissions", "schools"]
     autocomplete_fields = ["local_authority"]
+
+    @admin.display(description="Authenticator app, backup codes and enrolment links")
+    def two_factor(self, obj: User) -> str:
+        if obj.pk is None:
+            return "Save the account first."
+        url = reverse("accounts:staff_two_factor", kwargs={"pk": obj.pk})
+        return format_html('<a href="{}">Manage two-factor sign-in</a>', url)
+
+
+@admin.register(AccountEvent)
+class AccountEventAdmin(admin.ModelAdmin):
+    """Changes to how people sign in (append-only: read here, written only by the services)."""
+
+    list_display = ["at", "user", "kind", "actor", "detail"]
+    list_filter = ["kind"]
+    search_fields = ["user__username", "actor__username"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

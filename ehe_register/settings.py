@@ -167,6 +167,8 @@ AXES_VERBOSE = False
 # Two-factor authentication for LA staff (django-otp TOTP).
 EHE_REQUIRE_2FA = env.bool("EHE_REQUIRE_2FA", default=PRODUCTION)
 OTP_TOTP_ISSUER = env.str("EHE_OTP_ISSUER", default="EHE register")
+# How long an administrator's one-time link to set up two-factor sign-in works.
+EHE_ENROLMENT_LINK_HOURS = env.int("EHE_ENROLMENT_LINK_HOURS", default=72)
 
 # Content Security Policy: no inline scripts or styles anywhere.
 CONTENT_SECURITY_POLICY = {

@@ -15,6 +15,8 @@ def _admin_sign_in(request: HttpRequest, extra_context: object = None) -> HttpRe
     return redirect_to_login(request.get_full_path())
 
 
+handler500 = "ehe_register.views.core.server_error"
+
 admin.site.login = _admin_sign_in  # type: ignore[method-assign]
 admin.site.site_header = "EHE register administration"
 

@@ -76,8 +76,17 @@ EXPECTED: dict[str, dict[str, str]] = {
     "accounts:sign_in": expect(REDIRECT, anonymous=OK),
     "accounts:sign_out": expect(METHOD),
     "accounts:signed_out": expect(OK),
-    "accounts:two_factor": expect(REDIRECT, anonymous=LOGIN),
-    "accounts:two_factor_setup": expect(OK, anonymous=LOGIN),
+    # Without an authenticator, the second step explains that setting one up needs a link.
+    "accounts:two_factor": expect(OK, anonymous=LOGIN),
+    # Enrolment: a link that is not the user's own is refused; no link in the session, no set-up.
+    "accounts:enrol": expect(FORBIDDEN, anonymous=LOGIN),
+    "accounts:enrol_set_up": expect(REDIRECT, anonymous=LOGIN),
+    # Backup codes need a verified second factor (force_login gives none): sent to the second step.
+    "accounts:backup_codes": expect(REDIRECT, anonymous=LOGIN),
+    # A person's two-factor sign-in: administrators only.
+    "accounts:staff_two_factor": expect(FORBIDDEN, anonymous=LOGIN, administrator=OK),
+    "accounts:staff_enrolment_link": expect(FORBIDDEN, anonymous=LOGIN, administrator=METHOD),
+    "accounts:staff_two_factor_reset": expect(FORBIDDEN, anonymous=LOGIN, administrator=OK),
     ADMIN: expect(REDIRECT, administrator=OK),
     # The school portal: school users only; a notification is visible only to its own school.
     "schools:notify": expect(FORBIDDEN, anonymous=LOGIN, school_user=OK, other_school_user=OK),
@@ -219,7 +228,12 @@ def url_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Call
         safeguarding_concerns=False,
     )
     reference = {"reference": notification.reference}
+    person = {"pk": principals[Role.EHE_OFFICER.value].pk}
     return {
+        "accounts:enrol": lambda: {"token": "not-a-token-anyone-was-given"},
+        "accounts:staff_two_factor": lambda: person,
+        "accounts:staff_enrolment_link": lambda: person,
+        "accounts:staff_two_factor_reset": lambda: person,
         "schools:notification_detail": lambda: reference,
         "schools:confirmation": lambda: reference,
         **_casework_kwargs(principals, la),

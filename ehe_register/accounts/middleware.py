@@ -1,4 +1,4 @@
-"""Two-factor sign-in for LA staff and administrators when ``EHE_REQUIRE_2FA`` is on."""
+"""Two-factor sign-in when ``EHE_REQUIRE_2FA`` is on (who needs it: :mod:`ehe_register.accounts.two_factor`)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,19 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
-from ehe_register.roles import LA_ROLES, Role
+from ehe_register.accounts.two_factor import two_factor_required_for
 
-# Paths a half-signed-in user may reach: finishing 2FA, signing out, assets, the health check.
-_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/healthz")
-
-
-def two_factor_required(user: object) -> bool:
-    roles: frozenset[Role] = getattr(user, "roles", frozenset())
-    return bool(roles & (LA_ROLES | {Role.ADMINISTRATOR})) or bool(getattr(user, "is_superuser", False))
+# Paths a half-signed-in user may reach: signing in and out, the second step and enrolment
+# (each of whose views checks what it needs), assets, the health check. Not the rest of
+# /accounts/: the administrators' pages there need a second factor like any other.
+_EXEMPT_PREFIXES = (
+    "/accounts/sign-in/",
+    "/accounts/sign-out/",
+    "/accounts/signed-out/",
+    "/accounts/two-factor/",
+    "/static/",
+    "/healthz",
+)
 
 
 class TwoFactorRequiredMiddleware:
@@ -31,8 +35,8 @@ class TwoFactorRequiredMiddleware:
             settings.EHE_REQUIRE_2FA
             and user.is_authenticated
             and not user.is_verified()  # type: ignore[union-attr,attr-defined]
-            and two_factor_required(user)
             and not request.path.startswith(_EXEMPT_PREFIXES)
+            and two_factor_required_for(user)
         ):
             return redirect(f"{reverse('accounts:two_factor')}?next={request.get_full_path()}")
         return self.get_response(request)

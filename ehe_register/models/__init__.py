@@ -24,6 +24,7 @@ from ehe_register.models.reference import ReasonCode
 from ehe_register.models.requests import SchoolContactRequest
 from ehe_register.models.retention import Anonymisation, LegalHold, RetentionRun, RetentionTrigger
 from ehe_register.models.schools import School
+from ehe_register.models.two_factor import AccountEvent, AccountEventKind, EnrolmentLink
 
 __all__ = [
     "SCHOOL_YEAR_GROUPS",
@@ -32,6 +33,8 @@ __all__ = [
     "AbsenceKind",
     "AccessAction",
     "AccessLog",
+    "AccountEvent",
+    "AccountEventKind",
     "Address",
     "AddressCheck",
     "AddressKind",
@@ -41,6 +44,7 @@ __all__ = [
     "Child",
     "ChildMerge",
     "ChildPerson",
+    "EnrolmentLink",
     "LegalHold",
     "LocalAuthority",
     "MatchStatus",

@@ -66,6 +66,12 @@ class LocalAuthority(models.Model):
     )
     home_check_duty_commenced = models.BooleanField("home check within the first contact period", default=False)
 
+    school_users_need_two_factor = models.BooleanField(
+        "two-factor sign-in required for school users",
+        default=False,
+        help_text="LA staff always need it. Off: school users may set it up, and once set up it is always asked for.",
+    )
+
     retention_until_birthday = models.PositiveSmallIntegerField(
         "keep closed records until the child's birthday",
         default=25,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
-from django.db.utils import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.db.utils import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 
 from ehe_register.accounts.guards import public
@@ -66,3 +69,20 @@ def privacy(request: HttpRequest) -> HttpResponse:
     how to ask for it (each council's EHE team)."""
     councils = LocalAuthority.objects.filter(uses_service=True).order_by("name")
     return render(request, "pages/privacy.html", {"councils": councils})
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The product's own error page (``handler500``), rendered without the database.
+
+    When the error is the database going away (the server stopped or restarted, the connection
+    dropped mid-request), the page says the service is unavailable (503, with ``Retry-After``)
+    rather than that something broke: trying again in a minute is the right thing to do. Django
+    calls this inside its exception handler, so ``sys.exc_info()`` is the error.
+    """
+    error = sys.exc_info()[1]
+    if isinstance(error, OperationalError | InterfaceError):
+        page = loader.get_template("503.html").render()
+        response = HttpResponse(page, status=503)
+        response["Retry-After"] = "60"
+        return response
+    return HttpResponseServerError(loader.get_template("500.html").render())

@@ -25,8 +25,7 @@ ADMIN_MODELS = {
     # Accounts and how people sign in.
     "ehe_register.User",
     "auth.Group",
-    "otp_totp.TOTPDevice",
-    "otp_static.StaticDevice",
+    "ehe_register.AccountEvent",
     "axes.AccessAttempt",
     "axes.AccessLog",
     "axes.AccessFailureLog",
