@@ -53,7 +53,12 @@ ENQUIRY_OVERDUE = (
 REVIEW_OVERDUE = "e.state IN ('monitoring', 'review_due') AND e.review_due_on <= c.review_passed_by"
 NEXT_ACTION_OVERDUE = (
     "e.next_action_due <= c.review_passed_by AND NOT EXISTS (SELECT 1 FROM workflows_escalation o"
-    " WHERE o.episode_id = e.id AND o.resolved_at IS NULL AND o.rule <> 'next_action_overdue')"
+    " WHERE o.episode_id = e.id AND o.resolved_at IS NULL"
+    " AND o.rule NOT IN ('next_action_overdue', 'audit_action_overdue'))"
+)
+AUDIT_ACTION_OVERDUE = (
+    "EXISTS (SELECT 1 FROM workflows_auditaction a JOIN workflows_auditcase ac ON ac.id = a.audit_case_id"
+    " WHERE ac.episode_id = e.id AND a.completed_at IS NULL AND a.due_on <= c.review_passed_by)"
 )
 SOCIAL_CARE = "('child_in_need', 'child_protection_plan', 'looked_after', 's47_open')"
 
@@ -86,6 +91,7 @@ CONDITIONS: dict[str, tuple[str, str | None, bool]] = {
     "contacts_stale": ("e.contacts_stale_at IS NOT NULL", "e.contacts_stale_at IS NOT NULL", False),
     "enquiry_overdue": (ENQUIRY_OVERDUE, ENQUIRY_OVERDUE, False),
     "review_overdue": (REVIEW_OVERDUE, REVIEW_OVERDUE, False),
+    "audit_action_overdue": (AUDIT_ACTION_OVERDUE, AUDIT_ACTION_OVERDUE, False),
     # The catch-all, last: a clock run out where no other rule holds an open escalation.
     "next_action_overdue": (NEXT_ACTION_OVERDUE, NEXT_ACTION_OVERDUE, False),
 }
@@ -319,9 +325,10 @@ def _absence_cover(run: Any, params: dict[str, Any]) -> int:
 
 
 def _tell(run: Any) -> int:
-    """The messages DESIGN section 5 asks for: the named owner (both channels) and the inboxes."""
+    """The messages DESIGN section 5 asks for: the named owner (both channels), the owners of
+    overdue quality-audit actions by name (both channels), and the inboxes."""
     return int(
-        run("""
+        run(f"""
         WITH told AS (
             SELECT x.id, x.rule, x.level, x.episode_id, x.owner_user_id, la.id AS la_id, la.dfe_code,
                    la.front_door_email, la.sen_team_email, ch.social_worker_email
@@ -340,6 +347,15 @@ def _tell(run: Any) -> int:
             UNION ALL
             SELECT t.*, 'email', NULL, t.social_worker_email, 'social_worker' FROM told t
             WHERE t.rule = 'social_care_known' AND t.level = 1 AND t.social_worker_email <> ''
+            UNION ALL
+            SELECT DISTINCT t.*, ch.channel, a.owner_id, '', 'audit_owner:' || a.owner_id
+            FROM told t JOIN {CLOCK} ON c.la_id = t.la_id
+            JOIN workflows_auditcase ac ON ac.episode_id = t.episode_id
+            JOIN workflows_auditaction a ON a.audit_case_id = ac.id
+            JOIN ehe_register_user u ON u.id = a.owner_id AND u.is_active,
+                 (VALUES ('in_app'), ('email')) AS ch(channel)
+            WHERE t.rule = 'audit_action_overdue' AND t.level = 1 AND a.completed_at IS NULL
+              AND a.due_on <= c.review_passed_by
         )
         INSERT INTO notifications_message (channel, recipient_user_id, recipient_email, local_authority_id, template,
             payload, status, attempts, next_attempt_at, last_error, created_at, idempotency_key)

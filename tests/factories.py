@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import factory
@@ -12,7 +12,7 @@ from django.utils import timezone
 from ehe_register.models import Address, AddressKind, Child, LocalAuthority, Person, School, Sex, User
 from ehe_register.roles import Role
 from workflows.clocks import episodes_next_action_due_refresh
-from workflows.models import Episode
+from workflows.models import AuditAction, AuditCase, AuditSample, Episode
 from workflows.services.bulk import episodes_import
 from workflows.services.intake import IntakeRecord
 from workflows.states import ClosureReason, Source, State
@@ -198,3 +198,28 @@ def make_episode(state: str, *, la: LocalAuthority | None = None, child: Child |
         # The clock reads the facts just written (a review date, a first contact, a service date).
         episodes_next_action_due_refresh(episode_ids=[episode.pk], as_of=timezone.now())
     return Episode.objects.get(pk=episode.pk)
+
+
+def make_audit_action(episode: Episode, *, owner: User, due_on: date, manager: User | None = None) -> AuditAction:
+    """An open quality-audit action on ``episode`` (its case sampled in the month the action is due),
+    owned by ``owner`` and due on ``due_on``; written directly, past due dates allowed."""
+    la = episode.local_authority
+    manager = manager or make_user(Role.EHE_MANAGER, la)
+    month = due_on.replace(day=1)
+    sample, _ = AuditSample.objects.get_or_create(
+        local_authority=la,
+        month=month,
+        defaults={"seed": 1, "size_per_officer": 2, "drawn_by": manager, "drawn_at": timezone.now()},
+    )
+    audit_case, _ = AuditCase.objects.get_or_create(
+        sample=sample, episode=episode, defaults={"officer": episode.assigned_officer or owner}
+    )
+    return AuditAction.objects.create(
+        audit_case=audit_case,
+        local_authority=la,
+        description="Record the summary of previous involvement",
+        owner=owner,
+        due_on=due_on,
+        created_by=manager,
+        created_at=timezone.now(),
+    )

@@ -24,6 +24,8 @@ class Owner(StrEnum):
     """Owners that are not a role: resolved against the episode when the level starts."""
 
     ASSIGNED_OFFICER = "assigned_officer"  # the team queue (EHE officers) when unassigned
+    # Told, never an owner: the owners of the case's overdue quality-audit actions, by name.
+    AUDIT_ACTION_OWNERS = "audit_action_owners"
 
 
 class External(StrEnum):
@@ -135,6 +137,16 @@ RULES: dict[str, Rule] = {
             (
                 Rung(Owner.ASSIGNED_OFFICER, working_days(10)),
                 Rung(Role.EHE_MANAGER, working_days(5)),
+                Rung(Role.HEAD_OF_SERVICE, working_days(5)),
+            ),
+        ),
+        # The audit's own clock (``workflows.models_audit.AuditAction``): an action past its due date
+        # goes to the EHE managers, and each overdue action's owner is told by name.
+        Rule(
+            "audit_action_overdue",
+            "A quality-audit action is overdue",
+            (
+                Rung(Role.EHE_MANAGER, working_days(5), also_tell=(Owner.AUDIT_ACTION_OWNERS,)),
                 Rung(Role.HEAD_OF_SERVICE, working_days(5)),
             ),
         ),

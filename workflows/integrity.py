@@ -6,8 +6,10 @@ slip, and someone must put it right by hand.
 
 - ``clock_run_out``: an active case overdue by one of its own clocks (``workflows.overdue``:
   verification, enquiry, review, consent decision, next action) with no open escalation at all.
-  Any open escalation of a rule that is not notify-only counts as cover: the catch-all
-  ``next_action_overdue`` rule fires only where no other rule holds one.
+  Any open escalation of a rule that is not notify-only counts as cover (the catch-all
+  ``next_action_overdue`` rule fires only where no other rule holds one), except an overdue
+  quality-audit action's, which is about practice, not the case's clock. Likewise a case with an
+  overdue quality-audit action (``audit_action_overdue``) and no open escalation of that rule.
 - ``owner_cannot_act``: an open escalation whose owner cannot act on it today: no owner at all;
   an owning user who is inactive, in another LA or absent today (absence cover should have moved
   it); an owning role that no active, present user of the LA holds.
@@ -41,8 +43,16 @@ from ehe_register.working_days import LONDON
 from notifications.models import Channel
 from notifications.services import message_enqueue
 from workflows.escalation_rules import RULES, SAFEGUARDING_RULE_NAMES
-from workflows.models import Episode, Escalation
-from workflows.overdue import CASE_CLOCKS, REVIEW_STATES, OverdueClock, open_escalations, overdue_condition
+from workflows.models import AuditAction, Episode, Escalation
+from workflows.overdue import (
+    CASE_CLOCKS,
+    CLOCK_STATES,
+    REVIEW_STATES,
+    OverdueClock,
+    latest_start,
+    open_escalations,
+    overdue_condition,
+)
 from workflows.states import ACTIVE_STATES, State
 
 
@@ -136,12 +146,38 @@ def _clocks_run_out(authorities: list[LocalAuthority], as_of: datetime) -> list[
             Episode.objects.filter(local_authority=la, state__in=ACTIVE_STATES)
             .annotate(**flags)
             .filter(_any(flags))
-            .exclude(Exists(open_escalations().filter(episode=OuterRef("pk"))))
+            .exclude(Exists(open_escalations().filter(episode=OuterRef("pk")).exclude(rule=AUDIT_RULE)))
             .values("pk", *flags, dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
             .order_by("pk")
         )
         found += _problems(Invariant.CLOCK_RUN_OUT, rows, details)
-    return found
+    by_episode = {problem.episode_id: problem for problem in found}
+    for problem in _audit_actions_run_out(authorities, as_of):
+        earlier = by_episode.get(problem.episode_id)
+        detail = f"{earlier.detail}; {problem.detail}" if earlier else problem.detail
+        by_episode[problem.episode_id] = Problem(**{**problem.__dict__, "detail": detail})
+    return [by_episode[pk] for pk in sorted(by_episode)]
+
+
+AUDIT_RULE = "audit_action_overdue"
+
+
+def _audit_actions_run_out(authorities: list[LocalAuthority], as_of: datetime) -> list[Problem]:
+    """Swept cases with a quality-audit action past its due date ("passed" as the rule counts it)
+    and no open escalation of the ``audit_action_overdue`` rule."""
+    passed_by = latest_start(as_of.astimezone(LONDON).date(), 1)
+    overdue = AuditAction.objects.filter(
+        audit_case__episode=OuterRef("pk"), completed_at__isnull=True, due_on__lte=passed_by
+    )
+    rows = (
+        Episode.objects.filter(local_authority__in=authorities, state__in=CLOCK_STATES)
+        .filter(Exists(overdue))
+        .exclude(Exists(open_escalations().filter(episode=OuterRef("pk"), rule=AUDIT_RULE)))
+        .annotate(audit=_flag(Q(pk__isnull=False)))
+        .values("audit", dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
+        .order_by("pk")
+    )
+    return _problems(Invariant.CLOCK_RUN_OUT, rows, {"audit": RULES[AUDIT_RULE].summary})
 
 
 def _absent_today(officer: Any, as_of: datetime) -> Exists:

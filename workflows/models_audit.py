@@ -86,7 +86,9 @@ class AuditFinding(models.Model):
 
 class AuditAction(models.Model):
     """Something an audit found to put right. Like every clock in the service, it has a due date;
-    an open action past it is overdue and shown (and counted) on the audit pages."""
+    an open action past it is overdue: shown (and counted) on the audit pages and, from the first
+    working day after the due date, escalated (the ``audit_action_overdue`` rule: the EHE managers,
+    then the head of service; the action's owner is told by name) until it is done."""
 
     audit_case = models.ForeignKey(AuditCase, on_delete=models.PROTECT, related_name="actions")
     local_authority = models.ForeignKey("ehe_register.LocalAuthority", on_delete=models.PROTECT, related_name="+")

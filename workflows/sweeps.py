@@ -114,9 +114,14 @@ _ENQUIRY_OVERDUE = (
 _REVIEW_OVERDUE = "e.state = ANY(%(review_states)s) AND e.review_due_on <= c.review_passed_by"
 # The catch-all: the case's clock (``workflows.clocks``) has run out, and no other rule holds an
 # open escalation on it. "Passed" as for a review date: from the first working day after it.
+# An overdue quality-audit action is about practice, not the case's clock: it holds nothing here.
 _NEXT_ACTION_OVERDUE = """e.next_action_due <= c.review_passed_by AND NOT EXISTS (
     SELECT 1 FROM workflows_escalation o
-    WHERE o.episode_id = e.id AND o.resolved_at IS NULL AND o.rule <> %(rule)s)"""
+    WHERE o.episode_id = e.id AND o.resolved_at IS NULL AND o.rule NOT IN (%(rule)s, 'audit_action_overdue'))"""
+# An open quality-audit action on the case past its due date, "passed" as a review date is.
+_AUDIT_ACTION_OVERDUE = """EXISTS (
+    SELECT 1 FROM workflows_auditaction a JOIN workflows_auditcase ac ON ac.id = a.audit_case_id
+    WHERE ac.episode_id = e.id AND a.completed_at IS NULL AND a.due_on <= c.review_passed_by)"""
 
 SWEEPS: dict[str, RuleSweep] = {
     sweep.rule: sweep
@@ -181,6 +186,12 @@ SWEEPS: dict[str, RuleSweep] = {
             fires=_REVIEW_OVERDUE,
             holds=_REVIEW_OVERDUE,
             cleared="The review was held or its date moved",
+        ),
+        RuleSweep(
+            "audit_action_overdue",
+            fires=_AUDIT_ACTION_OVERDUE,
+            holds=_AUDIT_ACTION_OVERDUE,
+            cleared="Every overdue audit action on the case is done",
         ),
         RuleSweep(
             "next_action_overdue",

@@ -204,6 +204,7 @@ LADDERS: dict[str, list[tuple[str, int]]] = {
     "contacts_stale": [(Role.EHE_MANAGER, 5), (Role.HEAD_OF_SERVICE, 5)],
     "enquiry_overdue": [(Role.HEAD_OF_SERVICE, 5)],
     "review_overdue": [(Role.EHE_MANAGER, 5), (Role.HEAD_OF_SERVICE, 5)],
+    "audit_action_overdue": [(Role.HEAD_OF_SERVICE, 5)],
     "next_action_overdue": [(Role.EHE_MANAGER, 5), (Role.HEAD_OF_SERVICE, 5)],
 }
 FIRST_OWNERS = {
@@ -215,6 +216,7 @@ FIRST_OWNERS = {
     "contacts_stale": OFFICER,
     "enquiry_overdue": Role.EHE_MANAGER,
     "review_overdue": OFFICER,
+    "audit_action_overdue": Role.EHE_MANAGER,
     "next_action_overdue": OFFICER,
 }
 DUE_AFTER = {  # the working day, at 17:00, that many working days after Wednesday 25 November 2026

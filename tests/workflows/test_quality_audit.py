@@ -6,16 +6,23 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.utils import timezone
 
+from bench.reference_sweep import reference_sweep_run
 from ehe_register.models import LocalAuthority
 from ehe_register.roles import Role
-from tests.factories import make_episode, make_user
-from workflows.models import AuditAction, AuditCase, AuditItem, AuditResult
+from ehe_register.working_days import LONDON
+from notifications.models import Channel, Message
+from tests.factories import make_audit_action, make_episode, make_user
+from workflows.integrity import Invariant, integrity_check
+from workflows.models import AuditAction, AuditCase, AuditItem, AuditResult, Escalation
+from workflows.selectors import escalations_for
 from workflows.services.audit import (
     AuditError,
     FindingInput,
     audit_action_add,
+    audit_action_complete,
     audit_actions_overdue,
     audit_case_record,
     audit_eligible_cases,
@@ -24,7 +31,9 @@ from workflows.services.audit import (
     audit_sample_select,
     audit_score,
 )
+from workflows.services.escalations import escalation_raise
 from workflows.states import State
+from workflows.sweeps import SWEEPS, sweep_run
 
 pytestmark = pytest.mark.django_db
 MONTH = date(2026, 3, 1)
@@ -184,3 +193,161 @@ def test_audit_pages_show_overdue_actions(client: Any, team: dict[str, Any]) -> 
     page = client.get("/audit/").content.decode()
     assert "1 audit action overdue" in page
     assert "Check the address" in page
+
+
+# --- Overdue actions escalate like any clock (the audit_action_overdue rule) ------------------------
+
+FRIDAY = date(2026, 11, 6)
+SATURDAY_MORNING = datetime(2026, 11, 7, 10, 0, tzinfo=LONDON)
+MONDAY_EARLY = datetime(2026, 11, 9, 0, 15, tzinfo=LONDON)
+
+
+@pytest.fixture
+def people(la: LocalAuthority) -> dict[str, Any]:
+    return {
+        "manager": make_user(Role.EHE_MANAGER, la),
+        "officer": make_user(Role.EHE_OFFICER, la),
+        "owner": make_user(Role.EHE_OFFICER, la),
+        "later owner": make_user(Role.EHE_OFFICER, la),
+    }
+
+
+def _audit_escalations(episode: Any) -> list[Escalation]:
+    return list(Escalation.objects.filter(episode=episode, rule="audit_action_overdue").order_by("pk"))
+
+
+def _a_verified_case(la: LocalAuthority, officer: Any) -> Any:
+    """A monitoring case whose own clocks are all in time, so only the audit's clock can fire."""
+    verified = datetime(2026, 10, 1, 9, tzinfo=LONDON)
+    return make_episode(
+        State.MONITORING,
+        la=la,
+        assigned_officer=officer,
+        review_due_on=date(2027, 9, 1),
+        contacts_verified_at=verified,
+        first_contact_at=verified,
+        received_on=date(2026, 9, 20),
+    )
+
+
+def test_an_overdue_action_escalates_from_the_first_working_day_after_its_due_date(
+    la: LocalAuthority, people: dict[str, Any]
+) -> None:
+    with time_machine.travel(datetime(2026, 11, 2, 9, tzinfo=LONDON), tick=False):
+        case = _a_verified_case(la, people["officer"])
+        make_audit_action(case, owner=people["owner"], due_on=FRIDAY, manager=people["manager"])
+        make_audit_action(case, owner=people["later owner"], due_on=date(2026, 11, 20), manager=people["manager"])
+        done = make_audit_action(case, owner=people["officer"], due_on=date(2026, 11, 3), manager=people["manager"])
+        AuditAction.objects.filter(pk=done.pk).update(completed_at=datetime(2026, 11, 2, 9, tzinfo=LONDON))
+        nearest = _a_verified_case(la, people["officer"])  # due on the Monday: not yet passed then
+        make_audit_action(nearest, owner=people["owner"], due_on=date(2026, 11, 9), manager=people["manager"])
+
+    assert sweep_run(as_of=SATURDAY_MORNING)["audit_action_overdue"]["raised"] == 0  # a weekend changes nothing
+    Message.objects.all().delete()
+    assert sweep_run(as_of=MONDAY_EARLY)["audit_action_overdue"]["raised"] == 1
+
+    [escalation] = _audit_escalations(case)
+    assert _audit_escalations(nearest) == []
+    assert (escalation.level, escalation.owner_role, escalation.owner_user_id) == (1, Role.EHE_MANAGER.value, None)
+    # The owner of the overdue action is told by name, on both channels; the owners of an action
+    # not yet due, or of one already done, are not; the managers see it under "Escalations for you".
+    told = set(Message.objects.values_list("recipient_user_id", "channel"))
+    assert told == {(people["owner"].pk, Channel.IN_APP), (people["owner"].pk, Channel.EMAIL)}
+    assert escalation in escalations_for(people["manager"])
+    assert sweep_run(as_of=MONDAY_EARLY + timedelta(hours=1))["audit_action_overdue"]["raised"] == 0
+
+
+def test_completing_the_last_overdue_action_resolves_the_escalation_at_once(
+    la: LocalAuthority, people: dict[str, Any]
+) -> None:
+    with time_machine.travel(datetime(2026, 11, 2, 9, tzinfo=LONDON), tick=False):
+        case = _a_verified_case(la, people["officer"])
+        first = make_audit_action(case, owner=people["owner"], due_on=FRIDAY, manager=people["manager"])
+        second = make_audit_action(case, owner=people["later owner"], due_on=FRIDAY, manager=people["manager"])
+    sweep_run(as_of=MONDAY_EARLY)
+    [escalation] = _audit_escalations(case)
+    at = datetime(2026, 11, 9, 11, tzinfo=LONDON)
+
+    audit_action_complete(action=first, actor=people["owner"], as_of=at)
+    assert Escalation.objects.get(pk=escalation.pk).resolved_at is None  # another is still overdue
+    audit_action_complete(action=second, actor=people["manager"], as_of=at + timedelta(minutes=5))
+
+    resolved = Escalation.objects.get(pk=escalation.pk)
+    assert resolved.resolved_at == at + timedelta(minutes=5)
+    assert resolved.decision_note == f"Resolved automatically: {SWEEPS['audit_action_overdue'].cleared}"
+
+
+def test_the_sweep_resolves_it_when_no_overdue_action_is_left_and_climbs_it_to_the_head_of_service(
+    la: LocalAuthority, people: dict[str, Any]
+) -> None:
+    with time_machine.travel(datetime(2026, 11, 2, 9, tzinfo=LONDON), tick=False):
+        case = _a_verified_case(la, people["officer"])
+        action = make_audit_action(case, owner=people["owner"], due_on=FRIDAY, manager=people["manager"])
+    sweep_run(as_of=MONDAY_EARLY)
+    [escalation] = _audit_escalations(case)
+    assert escalation.due_at is not None
+    assert sweep_run(as_of=escalation.due_at)["audit_action_overdue"]["climbed"] == 1
+    assert Escalation.objects.get(pk=escalation.pk).owner_role == Role.HEAD_OF_SERVICE.value
+
+    AuditAction.objects.filter(pk=action.pk).update(due_on=date(2026, 12, 1))  # put back by the manager
+    assert sweep_run(as_of=escalation.due_at + timedelta(hours=1))["audit_action_overdue"]["resolved"] == 1
+
+
+def test_an_open_audit_escalation_does_not_stand_in_for_the_cases_own_clock(
+    la: LocalAuthority, people: dict[str, Any]
+) -> None:
+    """The catch-all ``next_action_overdue`` fires where no other rule holds the case: an overdue
+    audit action is about practice and holds nothing; the integrity check agrees."""
+    with time_machine.travel(datetime(2026, 11, 2, 9, tzinfo=LONDON), tick=False):
+        served = date(2026, 10, 1)
+        verified = datetime(2026, 10, 2, 9, tzinfo=LONDON)
+        case = make_episode(
+            State.S437_NOTICE,
+            la=la,
+            assigned_officer=people["officer"],
+            s437_served_on=served,
+            contacts_verified_at=verified,
+            first_contact_at=verified,
+            received_on=date(2026, 9, 20),
+        )
+        make_audit_action(case, owner=people["owner"], due_on=date(2026, 10, 20), manager=people["manager"])
+        escalation_raise(episode=case, rule_name="audit_action_overdue", as_of=datetime(2026, 11, 2, 9, tzinfo=LONDON))
+        assert [p.episode_id for p in integrity_check(as_of=timezone.now()).problems[Invariant.CLOCK_RUN_OUT]] == [
+            case.pk
+        ]
+
+    counts = sweep_run(as_of=MONDAY_EARLY)
+    assert counts["next_action_overdue"]["raised"] == 1
+    assert Invariant.CLOCK_RUN_OUT not in integrity_check(as_of=MONDAY_EARLY).problems
+
+
+def test_the_integrity_check_lists_an_overdue_action_no_escalation_covers(
+    la: LocalAuthority, people: dict[str, Any]
+) -> None:
+    with time_machine.travel(datetime(2026, 11, 2, 9, tzinfo=LONDON), tick=False):
+        case = _a_verified_case(la, people["officer"])
+        make_audit_action(case, owner=people["owner"], due_on=FRIDAY, manager=people["manager"])
+        nearest = _a_verified_case(la, people["officer"])
+        make_audit_action(nearest, owner=people["owner"], due_on=date(2026, 11, 9), manager=people["manager"])
+
+    report = integrity_check(as_of=MONDAY_EARLY)
+    [problem] = report.problems[Invariant.CLOCK_RUN_OUT]
+    assert (problem.episode_id, problem.detail) == (case.pk, "A quality-audit action is overdue")
+    sweep_run(as_of=MONDAY_EARLY)
+    assert integrity_check(as_of=MONDAY_EARLY).total == 0
+
+
+def test_the_reference_sweep_does_the_same_for_an_overdue_action(la: LocalAuthority, people: dict[str, Any]) -> None:
+    """bench/reference_sweep.py mirrors the rule: after it, the product's sweep has nothing left to
+    do for the rule, and the action's owner has the same messages."""
+    with time_machine.travel(datetime(2026, 11, 2, 9, tzinfo=LONDON), tick=False):
+        case = _a_verified_case(la, people["officer"])
+        make_audit_action(case, owner=people["owner"], due_on=FRIDAY, manager=people["manager"])
+    done = reference_sweep_run(as_of=MONDAY_EARLY)
+
+    assert done["raised"] == 1
+    [escalation] = _audit_escalations(case)
+    assert (escalation.owner_role, escalation.owner_user_id) == (Role.EHE_MANAGER.value, None)
+    assert set(Message.objects.values_list("recipient_user_id", flat=True)) == {people["owner"].pk}
+    nothing = {"raised": 0, "resolved": 0, "climbed": 0, "moved": 0}
+    assert sweep_run(as_of=MONDAY_EARLY)["audit_action_overdue"] == nothing

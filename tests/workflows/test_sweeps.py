@@ -21,7 +21,7 @@ from ehe_register.models import LocalAuthority, SenStatus, SocialCareStatus, Use
 from ehe_register.roles import Role
 from ehe_register.working_days import add_working_days
 from notifications.models import Message
-from tests.factories import ChildFactory, make_episode, make_user
+from tests.factories import ChildFactory, make_audit_action, make_episode, make_user
 from workflows.escalation_rules import RULES
 from workflows.models import (
     Activity,
@@ -632,6 +632,7 @@ LADDERS: dict[str, list[str]] = {
     "contacts_stale": ["officer", Role.EHE_MANAGER, Role.HEAD_OF_SERVICE],
     "enquiry_overdue": [Role.EHE_MANAGER, Role.HEAD_OF_SERVICE],
     "review_overdue": ["officer", Role.EHE_MANAGER, Role.HEAD_OF_SERVICE],
+    "audit_action_overdue": [Role.EHE_MANAGER, Role.HEAD_OF_SERVICE],
     "next_action_overdue": ["officer", Role.EHE_MANAGER, Role.HEAD_OF_SERVICE],
 }
 
@@ -667,6 +668,8 @@ def test_the_sweep_climbs_each_rung_once_and_tells_each_new_owner(
         verified = london(2026, 10, 2, 9)
         fields |= {"s437_served_on": date(2026, 10, 1), "contacts_verified_at": verified, "first_contact_at": verified}
     case = make_episode(state, la=la, **fields)
+    if rule == "audit_action_overdue":
+        make_audit_action(case, owner=officer, due_on=date(2026, 10, 20), manager=staff["manager"])
     escalation, _ = escalation_raise(episode=case, rule_name=rule, as_of=clock.at(london(2026, 11, 2, 9, 0)))
 
     for level, owner in enumerate(LADDERS[rule], start=1):

@@ -6,7 +6,7 @@ sweep's (set-based) tell the same people."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
 from ehe_register.working_days import LONDON
 from notifications.models import Channel, Message
-from tests.factories import ChildFactory, make_episode, make_user
+from tests.factories import ChildFactory, make_audit_action, make_episode, make_user
 from workflows.escalation_rules import RULES
 from workflows.models import Episode, Escalation
 from workflows.services.escalations import escalation_climb, escalation_raise, escalations_raise_many
@@ -28,6 +28,7 @@ FRONT_DOOR = "front.door@example.gov.uk"
 SEN_TEAM = "sen.team@example.gov.uk"
 SOCIAL_WORKER = "social.worker@example.gov.uk"
 OFFICER = "the assigned officer, in the service and by email"
+ACTION_OWNER = "the overdue audit action's owner, in the service and by email"
 
 # When raised: who hears, for a case with an assigned officer and for one in the team queue.
 RAISED: dict[str, tuple[set[str], set[str]]] = {
@@ -40,6 +41,8 @@ RAISED: dict[str, tuple[set[str], set[str]]] = {
     "contacts_stale": ({OFFICER}, set()),
     "enquiry_overdue": (set(), set()),
     "review_overdue": ({OFFICER}, set()),
+    # Owned by the EHE managers' role; the owner of each overdue action is told by name.
+    "audit_action_overdue": ({ACTION_OWNER}, {ACTION_OWNER}),
     "next_action_overdue": ({OFFICER}, set()),
     "officer_absent": (set(), set()),
 }
@@ -54,6 +57,7 @@ CLIMBED: dict[str, tuple[set[str], set[str]]] = {
     "contacts_stale": (set(), set()),
     "enquiry_overdue": (set(), set()),
     "review_overdue": (set(), set()),
+    "audit_action_overdue": (set(),),
     "next_action_overdue": (set(), set()),
 }
 
@@ -75,20 +79,27 @@ def staff(la: LocalAuthority) -> dict[str, Any]:
         "duty": [make_user(Role.CSPA_DUTY_WORKER, la) for _ in range(2)],
         "each C-SPA manager": [make_user(Role.CSPA_MANAGER, la) for _ in range(2)],
         "each head of service": [make_user(Role.HEAD_OF_SERVICE, la)],
+        "action owner": make_user(Role.EHE_OFFICER, la),
     }
     return people
 
 
-def a_case(la: LocalAuthority, officer: User | None) -> Episode:
+def a_case(la: LocalAuthority, officer: User | None, rule: str, staff: dict[str, Any]) -> Episode:
+    """A case on which ``rule`` applies: for ``audit_action_overdue``, with an audit action a week
+    overdue (and one not yet due, whose owner is not told)."""
     child = ChildFactory(local_authority=la, social_worker_email=SOCIAL_WORKER)
-    return make_episode(State.MONITORING, la=la, child=child, assigned_officer=officer)
+    episode = make_episode(State.MONITORING, la=la, child=child, assigned_officer=officer)
+    if rule == "audit_action_overdue":
+        make_audit_action(episode, owner=staff["action owner"], due_on=date(2026, 10, 28))
+        make_audit_action(episode, owner=staff["other officer"], due_on=date(2026, 11, 4))
+    return episode
 
 
 def told(staff: dict[str, Any]) -> set[str]:
     """Who the messages written since the last clear-out went to, in the tables' words (the
     external inboxes get the case reference only, not the escalation); each person on both
     channels."""
-    names = {staff["officer"].pk: OFFICER}
+    names = {staff["officer"].pk: OFFICER, staff["action owner"].pk: ACTION_OWNER}
     for group in ("each C-SPA manager", "each head of service"):
         names.update({user.pk: group for user in staff[group]})
     heard: set[str] = set()
@@ -112,7 +123,7 @@ def told(staff: dict[str, Any]) -> set[str]:
 def test_who_is_told_when_an_escalation_is_raised(
     la: LocalAuthority, staff: dict[str, Any], rule: str, assigned: bool, path: str
 ) -> None:
-    episode = a_case(la, staff["officer"] if assigned else None)
+    episode = a_case(la, staff["officer"] if assigned else None, rule, staff)
     Message.objects.all().delete()
     if path == "event":
         _, created = escalation_raise(episode=episode, rule_name=rule, as_of=NOW)
@@ -125,7 +136,7 @@ def test_who_is_told_when_an_escalation_is_raised(
 
 @pytest.mark.parametrize("rule", list(CLIMBED))
 def test_who_is_told_when_an_escalation_climbs(la: LocalAuthority, staff: dict[str, Any], rule: str) -> None:
-    episode = a_case(la, staff["officer"])
+    episode = a_case(la, staff["officer"], rule, staff)
     Message.objects.all().delete()
     escalation, _ = escalation_raise(episode=episode, rule_name=rule, as_of=NOW)
     heard_before = told(staff)

@@ -27,6 +27,7 @@ from django.utils import timezone
 from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
 from workflows.models import AuditAction, AuditCase, AuditFinding, AuditItem, AuditResult, AuditSample, Episode
+from workflows.sweeps import episode_rules_evaluate
 
 AUDIT_READERS = frozenset({Role.EHE_MANAGER, Role.HEAD_OF_SERVICE, Role.AUDITOR})
 
@@ -196,14 +197,23 @@ def audit_action_add(
 
 
 def audit_action_complete(*, action: AuditAction, actor: User, as_of: datetime | None = None) -> AuditAction:
-    """Mark an action done: its owner or an EHE manager of the LA. Completing twice changes nothing."""
+    """Mark an action done: its owner or an EHE manager of the LA. Completing twice changes nothing.
+
+    An overdue action escalates (the ``audit_action_overdue`` rule): the rules are evaluated for
+    the case at once, so the escalation is resolved when its last overdue action is done."""
     if not (
         actor.pk == action.owner_id
         or (actor.has_role(Role.EHE_MANAGER) and actor.local_authority_id == action.local_authority_id)
     ):
         raise AuditError("Only the action's owner or an EHE manager can mark it done")
     as_of = as_of or timezone.now()
-    AuditAction.objects.filter(pk=action.pk, completed_at__isnull=True).update(completed_at=as_of, completed_by=actor)
+    with transaction.atomic():
+        done = AuditAction.objects.filter(pk=action.pk, completed_at__isnull=True).update(
+            completed_at=as_of, completed_by=actor
+        )
+        if done:
+            episode_id = AuditCase.objects.filter(pk=action.audit_case_id).values_list("episode_id", flat=True).get()
+            episode_rules_evaluate(episode_id=episode_id, as_of=as_of)
     return AuditAction.objects.get(pk=action.pk)
 
 

@@ -17,7 +17,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -31,7 +31,8 @@ from notifications.models import Channel
 from notifications.services import MessageSpec, message_enqueue, messages_enqueue_many
 from workflows.actors import SYSTEM, actor_name
 from workflows.escalation_rules import RULES, External, Owner, Recipient, Rule
-from workflows.models import Episode, Escalation, EscalationEvent
+from workflows.models import AuditAction, Episode, Escalation, EscalationEvent
+from workflows.overdue import latest_start
 
 TEAM_QUEUE_ROLE = Role.EHE_OFFICER  # who owns "the assigned officer's" escalation on an unassigned case
 
@@ -102,6 +103,7 @@ def _messages_for(
             if RULES[escalation.rule].safeguarding:
                 roles.update(r.value for r in recipients if isinstance(r, Role))
     people: dict[tuple[int, str], list[int]] = defaultdict(list)
+    action_owners = _audit_action_owners(e for e, told in wanted.items() if Owner.AUDIT_ACTION_OWNERS in told)
     if roles:
         rows = (
             User.objects.filter(
@@ -168,6 +170,8 @@ def _messages_for(
             if recipient == Owner.ASSIGNED_OFFICER:
                 # The named owner; an unassigned case's escalation sits in the team queue instead.
                 person_ids = [episode.assigned_officer_id] if episode.assigned_officer_id else []
+            elif recipient == Owner.AUDIT_ACTION_OWNERS:
+                person_ids = action_owners.get(escalation.pk, [])
             elif climbing_safeguarding and rule.safeguarding and isinstance(recipient, Role):
                 person_ids = people[(la.pk, recipient.value)]
             else:
@@ -185,6 +189,35 @@ def _messages_for(
                         )
                     )
     return specs
+
+
+def _audit_action_owners(escalations: Iterable[Escalation]) -> dict[int, list[int]]:
+    """By escalation id: the active owners of the case's open quality-audit actions that were
+    overdue when it was raised (due on or before the day the ``audit_action_overdue`` sweep
+    counts as passed). One query for any number of escalations."""
+    passed_by: dict[int, date] = {}
+    by_episode: dict[int, list[int]] = defaultdict(list)
+    for escalation in escalations:
+        passed_by[escalation.pk] = latest_start(timezone.localtime(escalation.raised_at, LONDON).date(), 1)
+        by_episode[escalation.episode_id].append(escalation.pk)
+    if not passed_by:
+        return {}
+    owners: dict[int, list[int]] = defaultdict(list)
+    rows = (
+        AuditAction.objects.filter(
+            audit_case__episode_id__in=list(by_episode),
+            completed_at__isnull=True,
+            due_on__lte=max(passed_by.values()),
+            owner__is_active=True,
+        )
+        .values_list("audit_case__episode_id", "owner_id", "due_on")
+        .order_by("owner_id")
+    )
+    for episode_id, owner_id, due_on in rows:
+        for pk in by_episode[episode_id]:
+            if due_on <= passed_by[pk] and owner_id not in owners[pk]:
+                owners[pk].append(owner_id)
+    return dict(owners)
 
 
 def _event(escalation: Escalation, kind: str, actor: Any, as_of: datetime, note: str = "") -> None:
