@@ -1,8 +1,9 @@
-"""Auditor's views (namespace ``auditor``, ``/auditor/``) and exports (namespace ``exports``, ``/exports/``)."""
+"""Auditor's views (namespace ``auditor``, ``/auditor/``), exports (namespace ``exports``, ``/exports/``)
+and imports (namespace ``imports``, ``/imports/``)."""
 
 from django.urls import path
 
-from imports.views import auditor, exports
+from imports.views import auditor, exports, imports
 
 auditor_patterns = (
     [
@@ -20,4 +21,15 @@ export_patterns = (
         path("dfe-return/", exports.dfe_return, name="dfe_return"),
     ],
     "exports",
+)
+
+import_patterns = (
+    [
+        path("", imports.import_index, name="index"),
+        path("<slug:kind>/template.<slug:extension>", imports.import_template, name="template"),
+        path("batches/<int:pk>/", imports.batch_detail, name="batch"),
+        path("batches/<int:pk>/confirm/", imports.batch_confirm_view, name="confirm"),
+        path("batches/<int:pk>/progress.json", imports.batch_progress_json, name="progress"),
+    ],
+    "imports",
 )
