@@ -195,7 +195,9 @@ def batch_run(*, batch_id: int) -> ImportBatch:
     """Import a confirmed batch (see the module's docstring). Returns the batch as it ends."""
     with transaction.atomic():
         batch = (
-            ImportBatch.objects.select_for_update().select_related("local_authority", "confirmed_by").get(pk=batch_id)
+            ImportBatch.objects.select_for_update(of=("self",))
+            .select_related("local_authority", "confirmed_by", "uploaded_by")
+            .get(pk=batch_id)
         )
         if batch.status not in (BatchStatus.CONFIRMED, BatchStatus.RUNNING, BatchStatus.FAILED):
             return batch

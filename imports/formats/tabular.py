@@ -19,7 +19,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime
-import io
 import zipfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -112,24 +111,28 @@ def _csv_rows(stream: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
     if start.startswith(b"PK\x03\x04"):
         raise BadFile("The file is an Excel workbook, not a CSV file. Upload it with the .xlsx ending.")
     stream.seek(0)
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
-    reader = csv.reader(text, strict=True)
-    number = 0
+    reader = csv.reader(_decoded_lines(stream), strict=True)
     try:
         for cells in reader:
-            number = reader.line_num
             if any("\x00" in cell for cell in cells):
                 raise BadFile("The file holds binary data, not text. Upload a CSV file.")
-            yield number, cells
-    except UnicodeDecodeError:
-        raise BadFile(
-            f"The file is not UTF-8 text (near row {number + 1}). In Excel, save it as "
-            "'CSV UTF-8 (comma delimited)' and upload it again."
-        ) from None
+            yield reader.line_num, cells
     except csv.Error as error:
-        raise BadFile(f"Row {number + 1} is not valid CSV ({error}).") from None
-    finally:
-        text.detach()
+        raise BadFile(f"Row {reader.line_num} is not valid CSV ({error}).") from None
+
+
+def _decoded_lines(stream: IO[bytes]) -> Iterator[str]:
+    """The file's lines as text, strictly UTF-8 (a leading byte-order mark dropped), one at a time,
+    so that the line that cannot be read is the one named."""
+    for number, raw in enumerate(stream, start=1):
+        line = raw[3:] if number == 1 and raw.startswith(codecs.BOM_UTF8) else raw
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadFile(
+                f"The file is not UTF-8 text (row {number} cannot be read). In Excel, save it as "
+                "'CSV UTF-8 (comma delimited)' and upload it again."
+            ) from None
 
 
 # --- XLSX --------------------------------------------------------------------------------------------
