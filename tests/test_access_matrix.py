@@ -19,6 +19,7 @@ from ehe_register.models import (
     SchoolContactRequest,
 )
 from ehe_register.roles import Role
+from imports.models import ImportBatch
 from tests.access_matrix import (
     ADMIN,
     ANONYMOUS,
@@ -178,6 +179,14 @@ EXPECTED: dict[str, dict[str, str]] = {
     "exports:transitions": expect(FORBIDDEN, anonymous=LOGIN, **READERS_METHOD),
     "exports:dfe_return": expect(FORBIDDEN, anonymous=LOGIN, **READERS_OK),
     "notifications:open": expect(METHOD, anonymous=LOGIN, administrator=FORBIDDEN),
+    # --- imports: EHE officers and managers; a batch of another LA is not found ---
+    "imports:index": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
+    "imports:template": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
+    "imports:batch": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=NOT_FOUND),
+    "imports:confirm": expect(
+        FORBIDDEN, anonymous=LOGIN, ehe_officer=METHOD, ehe_manager=METHOD, other_la_officer=METHOD
+    ),
+    "imports:progress": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=NOT_FOUND),
 }
 
 
@@ -218,6 +227,7 @@ def url_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Call
         **_casework_kwargs(principals, la),
         **_actions_kwargs(principals, la),
         **_oversight_kwargs(principals, la),
+        **_imports_kwargs(principals, la),
     }
 
 
@@ -301,6 +311,29 @@ def _oversight_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[st
         "audit:action_new": lambda: {"pk": audit_case.pk},
         "audit:action_done": lambda: {"pk": action.pk},
         "auditor:history": lambda: {"kind": "child", "pk": episode.child_id},
+    }
+
+
+def _imports_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Callable[[], dict[str, Any]]]:
+    """An import batch of ``la``, previewed."""
+    batch = ImportBatch.objects.create(
+        local_authority=la,
+        kind="notifications",
+        uploaded_by=principals[Role.EHE_OFFICER.value],
+        uploaded_at=timezone.now(),
+        file_name="notifications.csv",
+        sha256="0" * 64,
+        size_bytes=10,
+        stored_as="missing.csv",
+        rows_total=1,
+        new_count=1,
+    )
+    on_batch = {"pk": batch.pk}
+    return {
+        "imports:template": lambda: {"kind": "notifications", "extension": "csv"},
+        "imports:batch": lambda: on_batch,
+        "imports:confirm": lambda: on_batch,
+        "imports:progress": lambda: on_batch,
     }
 
 
