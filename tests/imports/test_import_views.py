@@ -67,7 +67,7 @@ def test_upload_preview_confirm_and_result(client_of: Client, school: School) ->
     assert "What this file would do" in page
     assert 'data-count="new">3<' in page
     assert "Select the child&#x27;s sex" in page  # the error table: row 5, column sex
-    assert "<td class=\"govuk-table__cell\">5</td>" in page
+    assert '<td class="govuk-table__cell">5</td>' in page
     assert not Child.objects.exists()
 
     client_of.post(reverse("imports:confirm", kwargs={"pk": batch.pk}))
@@ -148,10 +148,10 @@ def test_the_template_has_the_headings_and_an_example_row_that_imports(
     response = client_of.get(reverse("imports:template", kwargs={"kind": "notifications", "extension": extension}))
     assert response.status_code == 200
     if extension == "csv":
-        headings, example = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+        headings, _example = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     else:
         sheet = load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
-        headings, example = ([("" if c is None else str(c)) for c in r] for r in sheet.iter_rows(values_only=True))
+        headings, _example = ([("" if c is None else str(c)) for c in r] for r in sheet.iter_rows(values_only=True))
     assert headings == HEADINGS
     assert set(REQUIRED) <= set(headings)
     # The example row, as downloaded, is a valid notification.
