@@ -79,5 +79,5 @@ def test_a_large_file_is_imported_by_a_worker_chunk_by_chunk(
     assert ImportBatch.objects.get(pk=batch.pk).finished_at == done.finished_at
 
 
-def _to_queue(queue: str, batch_id: int) -> Any:
+def _to_queue(queue: str, batch_id: int) -> Any:  # noqa: F811
     return tasks.batch_run.apply_async(args=[batch_id], queue=queue)
