@@ -22,16 +22,17 @@ LAST_NAMES = ["Fletcher", "Okafor", "Nowak", "O'Brien", "Patel", "Jones", "Evans
 
 
 def row(urn: str, n: int = 0, **changes: Any) -> dict[str, str]:
-    """A valid row for child number ``n`` (unique names, date of birth, phone and home per ``n``)."""
+    """A valid row for child number ``n``: unique names, phone, home and postcode (up to
+    120,000 rows), a date of birth spread over 12 years."""
     values = {c.name: c.example for c in COLUMNS}
-    born = date(2012, 9, 1) + timedelta(days=(n * 37) % 2900)
+    born = date(2010, 9, 1) + timedelta(days=(n * 37) % 4380)
     values.update(
         school_urn=urn,
         legal_first_name=f"{FIRST_NAMES[n % 10]}{_letters(n // 10)}",
         legal_last_name=f"{LAST_NAMES[(n // 7) % 10]}{_letters(n // 70)}",
         date_of_birth=born.isoformat(),
         address_line_1=f"{n + 1} Meadow Lane",
-        postcode="GU1 4AA",
+        postcode=f"GU{1 + n % 30} {n // 30 % 10}{_UNIT[n // 300 % 20]}{_UNIT[n // 6000 % 20]}",
         parent_1_first_name="Jo",
         parent_1_last_name=f"Parent{_letters(n)}",
         parent_1_emergency_phone=f"07700{n % 1000000:06d}",
@@ -40,6 +41,9 @@ def row(urn: str, n: int = 0, **changes: Any) -> dict[str, str]:
     )
     values.update({k: str(v) for k, v in changes.items()})
     return values
+
+
+_UNIT = "ABDEFGHJLNPQRSTUWXYZ"  # the letters a postcode's last two may be
 
 
 def _letters(n: int) -> str:
