@@ -25,6 +25,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Queues", "cases:index", LA_ROLES),
     NavItem("New case", "cases:new", frozenset({Role.EHE_OFFICER, Role.EHE_MANAGER})),
     NavItem("Absences", "cases:absences", frozenset({Role.EHE_OFFICER, Role.EHE_MANAGER})),
+    NavItem("Imports", "imports:index", frozenset({Role.EHE_OFFICER, Role.EHE_MANAGER})),
     NavItem("Quality audit", "audit:index", frozenset({Role.EHE_MANAGER, Role.HEAD_OF_SERVICE, Role.AUDITOR})),
     NavItem("Access log", "auditor:access_log", frozenset({Role.EHE_MANAGER, Role.HEAD_OF_SERVICE, Role.AUDITOR})),
     NavItem("Returns and exports", "exports:index", frozenset({Role.EHE_MANAGER, Role.HEAD_OF_SERVICE, Role.AUDITOR})),

@@ -260,6 +260,15 @@ EHE_TEST_CRASH_POINT = "" if PRODUCTION else env.str("EHE_TEST_CRASH_POINT", def
 # Off-roll notifications one school user may submit in an hour (a flood guard); 0 turns it off.
 EHE_NOTIFICATIONS_PER_HOUR = env.int("EHE_NOTIFICATIONS_PER_HOUR", default=30)
 
+# Imports (imports/services.py): where uploads are kept (shared by web and workers), the largest file
+# taken, how many rows one transaction writes, the largest file imported in the request rather than
+# by a worker, and how many row errors are kept per file (the count is always exact).
+EHE_IMPORT_DIR = env.str("EHE_IMPORT_DIR", default=str(VAR_DIR / "imports"))
+EHE_IMPORT_MAX_BYTES = env.int("EHE_IMPORT_MAX_MB", default=50) * 1024 * 1024
+EHE_IMPORT_CHUNK_ROWS = env.int("EHE_IMPORT_CHUNK_ROWS", default=500)
+EHE_IMPORT_INLINE_ROWS = env.int("EHE_IMPORT_INLINE_ROWS", default=200)
+EHE_IMPORT_ERRORS_KEPT = env.int("EHE_IMPORT_ERRORS_KEPT", default=1000)
+
 EHE_SERVICE_NAME = env.str("EHE_SERVICE_NAME", default="Elective home education register")
 EHE_PHASE = env.str("EHE_PHASE", default="beta")
 EHE_BASE_URL = env.str("EHE_BASE_URL", default="http://localhost:8000")

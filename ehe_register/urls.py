@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
 from ehe_register.views import core
-from imports.urls import auditor_patterns, export_patterns
+from imports.urls import auditor_patterns, export_patterns, import_patterns
 
 
 def _admin_sign_in(request: HttpRequest, extra_context: object = None) -> HttpResponse:
@@ -32,5 +32,6 @@ urlpatterns = [
     path("audit/", include("workflows.urls_audit")),
     path("auditor/", include(auditor_patterns)),
     path("exports/", include(export_patterns)),
+    path("imports/", include(import_patterns)),
     path("admin/", admin.site.urls),
 ]

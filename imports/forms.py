@@ -121,3 +121,13 @@ def _nth_thursday(year: int, month: int, n: int) -> datetime.date:
     first = datetime.date(year, month, 1)
     offset = (3 - first.weekday()) % 7
     return first + datetime.timedelta(days=offset + 7 * (n - 1))
+
+
+class ImportUploadForm(forms.Form):
+    """The file to check (the kind is chosen by the page: one kind per form)."""
+
+    file = forms.FileField(
+        label="Upload a file",
+        error_messages={"required": "Select a CSV or XLSX file", "empty": "The selected file is empty"},
+        widget=forms.FileInput(attrs={"accept": ".csv,.xlsx"}),
+    )

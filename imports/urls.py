@@ -1,8 +1,9 @@
-"""Auditor's views (namespace ``auditor``, ``/auditor/``) and exports (namespace ``exports``, ``/exports/``)."""
+"""Auditor's views (namespace ``auditor``, ``/auditor/``), exports (namespace ``exports``, ``/exports/``)
+and imports (namespace ``imports``, ``/imports/``)."""
 
 from django.urls import path
 
-from imports.views import auditor, exports, subject_access
+from imports.views import auditor, exports, imports, subject_access
 
 auditor_patterns = (
     [
@@ -22,4 +23,15 @@ export_patterns = (
         path("subject-access/people/<int:pk>/", subject_access.person_export, name="subject_access_person"),
     ],
     "exports",
+)
+
+import_patterns = (
+    [
+        path("", imports.import_index, name="index"),
+        path("<slug:kind>/template.<slug:extension>", imports.import_template, name="template"),
+        path("batches/<int:pk>/", imports.batch_detail, name="batch"),
+        path("batches/<int:pk>/confirm/", imports.batch_confirm_view, name="confirm"),
+        path("batches/<int:pk>/progress.json", imports.batch_progress_json, name="progress"),
+    ],
+    "imports",
 )

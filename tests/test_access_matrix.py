@@ -20,6 +20,7 @@ from ehe_register.models import (
     SchoolContactRequest,
 )
 from ehe_register.roles import Role
+from imports.models import ImportBatch
 from tests.access_matrix import (
     ADMIN,
     ANONYMOUS,
@@ -194,6 +195,14 @@ EXPECTED: dict[str, dict[str, str]] = {
     "cases:legal_hold_lift": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
     "exports:subject_access_child": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
     "exports:subject_access_person": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
+    # --- imports: EHE officers and managers; a batch of another LA is not found ---
+    "imports:index": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
+    "imports:template": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
+    "imports:batch": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=NOT_FOUND),
+    "imports:confirm": expect(
+        FORBIDDEN, anonymous=LOGIN, ehe_officer=METHOD, ehe_manager=METHOD, other_la_officer=METHOD
+    ),
+    "imports:progress": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=NOT_FOUND),
 }
 
 
@@ -240,6 +249,7 @@ def url_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Call
         **_actions_kwargs(principals, la),
         **_oversight_kwargs(principals, la),
         **_retention_kwargs(principals, la),
+        **_imports_kwargs(principals, la),
     }
 
 
@@ -343,6 +353,29 @@ def _retention_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[st
         "cases:legal_hold_lift": lambda: {"pk": episode.pk, "hold_pk": hold.pk},
         "exports:subject_access_child": lambda: {"pk": episode.child_id},
         "exports:subject_access_person": lambda: {"pk": parent.pk},
+    }
+
+
+def _imports_kwargs(principals: dict[str, Any], la: LocalAuthority) -> dict[str, Callable[[], dict[str, Any]]]:
+    """An import batch of ``la``, previewed."""
+    batch = ImportBatch.objects.create(
+        local_authority=la,
+        kind="notifications",
+        uploaded_by=principals[Role.EHE_OFFICER.value],
+        uploaded_at=timezone.now(),
+        file_name="notifications.csv",
+        sha256="0" * 64,
+        size_bytes=10,
+        stored_as="missing.csv",
+        rows_total=1,
+        new_count=1,
+    )
+    on_batch = {"pk": batch.pk}
+    return {
+        "imports:template": lambda: {"kind": "notifications", "extension": "csv"},
+        "imports:batch": lambda: on_batch,
+        "imports:confirm": lambda: on_batch,
+        "imports:progress": lambda: on_batch,
     }
 
 

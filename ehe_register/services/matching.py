@@ -19,7 +19,7 @@ stored or shown: user text is kept as it was typed.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
@@ -146,15 +146,43 @@ def _merged_in_names(children: Iterable[Child]) -> dict[int, set[tuple[str, str]
 
 def child_match(sought: Sought) -> MatchResult:
     """Compare the sought child with the LA's children who share its UPN or its date of birth."""
+    return children_match([sought])[0]
+
+
+def children_match(soughts: Sequence[Sought]) -> list[MatchResult]:
+    """:func:`child_match` for many sought children of one LA at once: the candidates of all of
+    them are read in one query, and each is compared with its own by the same rules (an import's
+    set-based matching; the result for each is exactly what ``child_match`` gives for it alone)."""
+    if not soughts:
+        return []
+    la_ids = {sought.local_authority_id for sought in soughts}
+    if len(la_ids) != 1:
+        raise ValueError("children_match compares children of one local authority")
     # A record merged into another is not a child of its own any more (until the merge is undone).
     merged_away = ChildMerge.objects.filter(undone_at__isnull=True).values("duplicate_child")
-    in_la = Child.objects.filter(local_authority_id=sought.local_authority_id).exclude(pk__in=merged_away)
-    wanted = Q(date_of_birth=sought.date_of_birth)
-    if sought.upn:
-        wanted |= Q(upn=sought.upn) | Q(former_upns__contains=[sought.upn])
+    in_la = Child.objects.filter(local_authority_id=la_ids.pop()).exclude(pk__in=merged_away)
+    dates = sorted({sought.date_of_birth for sought in soughts})
+    upns = sorted({sought.upn for sought in soughts if sought.upn})
+    wanted = Q(date_of_birth__in=dates)
+    if upns:
+        wanted |= Q(upn__in=upns) | Q(former_upns__has_any_keys=upns)
     candidates = list(in_la.filter(wanted).order_by("pk"))
     merged_names = _merged_in_names(candidates)
+    by_date: dict[date, list[Child]] = {}
+    by_upn: dict[str, list[Child]] = {}
+    for candidate in candidates:
+        by_date.setdefault(candidate.date_of_birth, []).append(candidate)
+        for upn in {candidate.upn, *(candidate.former_upns or [])} - {""}:
+            by_upn.setdefault(upn, []).append(candidate)
+    results = []
+    for sought in soughts:
+        own = {c.pk: c for c in [*by_date.get(sought.date_of_birth, []), *by_upn.get(sought.upn, [])]}
+        results.append(_compare(sought, sorted(own.values(), key=lambda c: c.pk), merged_names))
+    return results
 
+
+def _compare(sought: Sought, candidates: list[Child], merged_names: dict[int, set[tuple[str, str]]]) -> MatchResult:
+    """The sought child against its candidates (the LA's children sharing its UPN or date of birth)."""
     first, last = name_key(sought.legal_first_name), name_key(sought.legal_last_name)
     names_usable = bool(first and last)
     certain: list[Child] = []

@@ -1,8 +1,9 @@
 """Set-based transitions for automatic work over many episodes, and bulk intake of existing records.
 
 Each does in a few SQL statements exactly what the per-row path does: the same state change, the
-same version bump, the same TransitionLog rows (tested against ``episode_transition``). This and
-the benchmark's synthetic data builder are the only code that writes ``Episode.state`` in SQL.
+same version bump, the same TransitionLog rows (tested against ``episode_transition``). This, the set-wise risk check of
+``workflows.services.bulk_notifications`` and the benchmark's synthetic data builder are the only
+code that writes ``Episode.state`` in SQL.
 """
 
 from __future__ import annotations

@@ -69,14 +69,41 @@ def _check_rate(user: User, as_of: datetime) -> None:
 def notification_submit(*, data: IntakeRecord, as_of: datetime | None = None) -> OffRollNotification:
     """Record a school's notification (``data.notice`` and ``data.opened_by_school`` given, a
     described child) and, where the child's LA uses the service, match the child and open or
-    find the case."""
+    find the case; the submitter gets a receipt."""
     as_of = as_of or timezone.now()
+    if data.notice is None:
+        raise ValueError("A school's notification names its school and describes the child and the notice")
+    with transaction.atomic():
+        _check_rate(data.notice.submitted_by, as_of)
+        notification = notification_record(data=data, as_of=as_of)
+        la = notification.residence_la
+        for channel in (Channel.IN_APP, Channel.EMAIL):
+            message_enqueue(
+                template="emails/notification_receipt",
+                idempotency_key=f"receipt:{notification.reference}:{channel}",
+                channel=channel,
+                recipient_user=data.notice.submitted_by,
+                local_authority=la if la.uses_service else None,
+                payload={
+                    "reference": notification.reference,
+                    "routing": notification.routing,
+                    "la_name": la.header_name,
+                },
+                as_of=as_of,
+            )
+        return notification
+
+
+def notification_record(*, data: IntakeRecord, as_of: datetime) -> OffRollNotification:
+    """What a school's notification does to the register, whoever hands it in: the form
+    (``notification_submit``, which adds the rate limit and the receipt) or an import of a file of
+    notifications (``imports``, one row at a time here, or set-wise through
+    ``workflows.services.bulk_notifications`` for rows that need no judgement). One transaction."""
     notice, school, details = data.notice, data.opened_by_school, data.child
     if notice is None or school is None or details is None or data.source != Source.SCHOOL:
         raise ValueError("A school's notification names its school and describes the child and the notice")
     data = replace(data, source_detail=data.source_detail or str(school))
     with transaction.atomic():
-        _check_rate(notice.submitted_by, as_of)
         la = LocalAuthority.objects.get(pk=data.local_authority_id)
         child = episode = found = None
         if la.uses_service:
@@ -110,16 +137,6 @@ def notification_submit(*, data: IntakeRecord, as_of: datetime | None = None) ->
         )
         if found is not None:
             possible_matches_store(found, as_of=as_of, notification=notification)
-        for channel in (Channel.IN_APP, Channel.EMAIL):
-            message_enqueue(
-                template="emails/notification_receipt",
-                idempotency_key=f"receipt:{notification.reference}:{channel}",
-                channel=channel,
-                recipient_user=notice.submitted_by,
-                local_authority=la if la.uses_service else None,
-                payload={"reference": notification.reference, "routing": routing, "la_name": la.header_name},
-                as_of=as_of,
-            )
         return notification
 
 

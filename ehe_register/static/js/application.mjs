@@ -1,5 +1,6 @@
 // Progressive enhancement only: every page works without this script.
 import { initConditionalReveals } from "./conditional-reveal.mjs";
+import { initImportProgress } from "./import-progress.mjs";
 import { initAll } from "./govuk-frontend.min.js";
 
 // GOV.UK Frontend's page template sets these classes with an inline script, which our Content
@@ -9,3 +10,4 @@ document.body.classList.add("js-enabled", "govuk-frontend-supported");
 
 initAll();
 initConditionalReveals();
+initImportProgress();

@@ -11,6 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('ehe_register', '0009_intake_parent_address_school_year_group'),
+        ('imports', '0001_import_batches'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,261 @@
+"""The import pipeline, the same for every format (``imports.formats``).
+
+1. ``batch_preview``: store the upload (refusing one over ``EHE_IMPORT_MAX_BYTES`` or with the
+   wrong ending), hash it, and refuse a file already imported for the LA (same kind, same SHA-256).
+   Read every row, check it with the format's validators and classify it against the register
+   with set-based reads; keep the counts and the row errors. Nothing is written to the register.
+   A file that cannot be read at all (``BadFile``) leaves no trace but the message.
+2. ``batch_confirm``: the user confirms; a file of up to ``EHE_IMPORT_INLINE_ROWS`` rows is
+   imported at once, a larger one by the Celery task ``imports.batch_run`` (queued on commit).
+3. ``batch_run``: read the file again, check every row again (the register may have changed),
+   and write valid rows in chunks of ``EHE_IMPORT_CHUNK_ROWS``, one transaction per chunk,
+   recording progress (rows done, rows per second) after each. Safe to run twice: a finished
+   batch is left alone, and rows already written are unchanged the second time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ehe_register.models import LocalAuthority, User
+from ehe_register.roles import Role
+from imports.formats import BadFile, ImportContext, Outcome, RowError, format_for
+from imports.formats.tabular import check_extension
+from imports.models import TAKEN, BatchStatus, ImportBatch, ImportRowError
+
+logger = logging.getLogger(__name__)
+
+#: Who may import files for their LA.
+IMPORT_ROLES = (Role.EHE_OFFICER, Role.EHE_MANAGER)
+
+COUNT_FIELDS = {
+    Outcome.NEW: "new_count",
+    Outcome.UPDATED: "updated_count",
+    Outcome.UNCHANGED: "unchanged_count",
+    Outcome.LIKELY_MATCH: "likely_match_count",
+    Outcome.ERROR: "error_count",
+}
+
+
+@dataclass
+class AlreadyImported(Exception):
+    """This file was imported before for the LA: importing it again would change nothing."""
+
+    batch: ImportBatch
+
+    def __str__(self) -> str:
+        when = timezone.localtime(self.batch.uploaded_at)
+        return (
+            f"This file was already imported on {when.day} {when:%B %Y} at {when:%H:%M} "
+            f"({self.batch.file_name}). Importing it again would change nothing."
+        )
+
+
+def import_dir() -> Path:
+    path = Path(settings.EHE_IMPORT_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _store(chunks: Iterator[bytes], suffix: str) -> tuple[Path, str, int]:
+    """Write the upload to a file of its own, hashing as it goes; refuse it once over the limit."""
+    limit = settings.EHE_IMPORT_MAX_BYTES
+    digest = hashlib.sha256()
+    size = 0
+    temporary = import_dir() / f"upload-{timezone.now():%Y%m%d%H%M%S%f}{suffix}"
+    with temporary.open("wb") as out:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                out.close()
+                temporary.unlink(missing_ok=True)
+                raise BadFile(f"The file is larger than {limit // (1024 * 1024)} MB. Split it into smaller files.")
+            digest.update(chunk)
+            out.write(chunk)
+    if size == 0:
+        temporary.unlink(missing_ok=True)
+        raise BadFile("The file is empty.")
+    sha = digest.hexdigest()
+    final = import_dir() / f"{sha}{suffix}"
+    temporary.replace(final)
+    return final, sha, size
+
+
+def batch_preview(
+    *, user: User, kind: str, file_name: str, chunks: Iterator[bytes], as_of: datetime | None = None
+) -> ImportBatch:
+    """Check a file without writing to the register: an ImportBatch with the preview's counts and
+    row errors. Raises BadFile (nothing kept) or AlreadyImported."""
+    fmt = format_for(kind)
+    as_of = as_of or timezone.now()
+    extension = check_extension(file_name, fmt.extensions)
+    if user.local_authority_id is None:
+        raise BadFile("Only a user of a local authority can import files.")
+    la = LocalAuthority.objects.get(pk=user.local_authority_id)
+    path, sha, size = _store(chunks, extension)
+    earlier = ImportBatch.objects.filter(local_authority=la, kind=kind, sha256=sha, status__in=TAKEN).first()
+    if earlier is not None:
+        raise AlreadyImported(earlier)
+    context = ImportContext(local_authority=la, user=user, as_of=as_of)
+    counts: Counter[Outcome] = Counter()
+    errors: list[RowError] = []
+    with path.open("rb") as stream:
+        for chunk in _checked_chunks(fmt, stream, extension, context):
+            valid = [(n, r) for n, r in chunk if not isinstance(r, list)]
+            for _, result in chunk:
+                if isinstance(result, list):
+                    counts[Outcome.ERROR] += 1
+                    _keep(errors, result)
+            counts.update(fmt.classify(valid, context=context) if valid else [])
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(
+            local_authority=la,
+            kind=kind,
+            uploaded_by=user,
+            uploaded_at=as_of,
+            file_name=Path(file_name).name[:255],
+            sha256=sha,
+            size_bytes=size,
+            stored_as=path.name,
+            rows_total=sum(counts.values()),
+            **{COUNT_FIELDS[o]: n for o, n in counts.items()},
+        )
+        _errors_store(batch, errors)
+    return batch
+
+
+def _checked_chunks(
+    fmt: Any, stream: IO[bytes], extension: str, context: ImportContext
+) -> Iterator[list[tuple[int, Any]]]:
+    """The file's rows, each checked (a record or its errors), in chunks."""
+    size = settings.EHE_IMPORT_CHUNK_ROWS
+    chunk: list[tuple[int, Any]] = []
+    for number, row in fmt.rows(stream, extension=extension, context=context):
+        chunk.append((number, fmt.to_record(number, row, context=context)))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _keep(kept: list[RowError], more: list[RowError]) -> None:
+    room = settings.EHE_IMPORT_ERRORS_KEPT - len(kept)
+    if room > 0:
+        kept.extend(more[:room])
+
+
+def _errors_store(batch: ImportBatch, errors: list[RowError]) -> None:
+    batch.row_errors.all().delete()
+    ImportRowError.objects.bulk_create(
+        [ImportRowError(batch=batch, row_number=e.row, column=e.column[:100], message=e.message[:500]) for e in errors]
+    )
+
+
+def batch_confirm(*, batch_id: int, user: User) -> ImportBatch:
+    """Start the import the user has seen the preview of: at once for a small file, else by a worker."""
+    from imports.tasks import batch_run as batch_run_task
+
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch_id, local_authority_id=user.local_authority_id)
+        if batch.status != BatchStatus.PREVIEWED:
+            return batch
+        batch.status = BatchStatus.CONFIRMED
+        batch.confirmed_by = user
+        batch.confirmed_at = timezone.now()
+        try:
+            with transaction.atomic():
+                batch.save(update_fields=["status", "confirmed_by", "confirmed_at"])
+        except IntegrityError:
+            earlier = ImportBatch.objects.filter(
+                local_authority_id=batch.local_authority_id, kind=batch.kind, sha256=batch.sha256, status__in=TAKEN
+            ).first()
+            raise AlreadyImported(earlier or batch) from None
+        inline = batch.rows_total <= settings.EHE_IMPORT_INLINE_ROWS
+        if not inline:
+            transaction.on_commit(lambda: batch_run_task.delay(batch.pk))
+    if inline:
+        batch_run(batch_id=batch.pk)
+        batch.refresh_from_db()
+    return batch
+
+
+def batch_run(*, batch_id: int) -> ImportBatch:
+    """Import a confirmed batch (see the module's docstring). Returns the batch as it ends."""
+    with transaction.atomic():
+        batch = (
+            ImportBatch.objects.select_for_update(of=("self",))
+            .select_related("local_authority", "confirmed_by", "uploaded_by")
+            .get(pk=batch_id)
+        )
+        if batch.status not in (BatchStatus.CONFIRMED, BatchStatus.RUNNING, BatchStatus.FAILED):
+            return batch
+        batch.status = BatchStatus.RUNNING
+        batch.started_at = timezone.now()
+        batch.finished_at = None
+        batch.rows_done = 0
+        batch.failure = ""
+        batch.save(update_fields=["status", "started_at", "finished_at", "rows_done", "failure"])
+    fmt = format_for(batch.kind)
+    user = batch.confirmed_by or batch.uploaded_by
+    context = ImportContext(local_authority=batch.local_authority, user=user, as_of=timezone.now())
+    counts: Counter[Outcome] = Counter()
+    errors: list[RowError] = []
+    done = 0
+    try:
+        with (import_dir() / batch.stored_as).open("rb") as stream:
+            extension = Path(batch.stored_as).suffix
+            for chunk in _checked_chunks(fmt, stream, extension, context):
+                valid = [(n, r) for n, r in chunk if not isinstance(r, list)]
+                for _, result in chunk:
+                    if isinstance(result, list):
+                        counts[Outcome.ERROR] += 1
+                        _keep(errors, result)
+                context.as_of = timezone.now()
+                with transaction.atomic():
+                    counts.update(fmt.write(valid, context=context) if valid else [])
+                done += len(chunk)
+                ImportBatch.objects.filter(pk=batch.pk).update(rows_done=done)
+    except Exception as error:  # the chunks written stay; the batch says where it stopped
+        logger.exception("Import batch %s stopped", batch.pk)
+        message = str(error) if isinstance(error, BadFile) else "An unexpected error stopped the import."
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=BatchStatus.FAILED, finished_at=timezone.now(), failure=f"{message} {done} rows were imported."
+        )
+        batch.refresh_from_db()
+        return batch
+    with transaction.atomic():
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=BatchStatus.DONE,
+            finished_at=timezone.now(),
+            rows_done=done,
+            rows_total=done,
+            **{field: counts.get(outcome, 0) for outcome, field in COUNT_FIELDS.items()},
+        )
+        _errors_store(batch, errors)
+    batch.refresh_from_db()
+    return batch
+
+
+def batch_progress(batch: ImportBatch) -> dict[str, Any]:
+    """What the progress bar shows, as JSON."""
+    return {
+        "status": batch.status,
+        "status_label": batch.get_status_display(),
+        "rows_done": batch.rows_done,
+        "rows_total": batch.rows_total,
+        "percent": batch.percent_done,
+        "rows_per_second": batch.rows_per_second,
+        "finished": batch.status in (BatchStatus.DONE, BatchStatus.FAILED),
+    }

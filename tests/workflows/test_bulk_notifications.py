@@ -1,0 +1,179 @@
+"""``notifications_record_many`` (a file's notifications, set-wise where no judgement is needed)
+gives exactly what ``notification_record`` (the form's path) gives one record at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import transaction
+
+from ehe_register.models import Child, LocalAuthority, OffRollNotification, Person, PossibleMatch, SocialCareStatus
+from ehe_register.roles import Role
+from ehe_register.services.children import ParentDetails
+from ehe_register.working_days import LONDON
+from notifications.models import Message
+from tests.ehe_register.intake_data import notification_input, with_concern
+from tests.factories import ChildFactory, SchoolFactory, make_user
+from workflows.models import Episode, Escalation, TransitionLog
+from workflows.services.bulk_notifications import notifications_record_many
+from workflows.services.intake import IntakeRecord
+from workflows.services.submission import notification_record
+
+AS_OF = datetime(2026, 2, 2, 10, tzinfo=LONDON)
+
+
+@pytest.fixture(autouse=True)
+def frozen() -> Iterator[None]:
+    with time_machine.travel(AS_OF, tick=False):
+        yield
+
+
+def _records(la: LocalAuthority) -> list[IntakeRecord]:
+    """Records of every kind: plain new children, consent cases, a concern, social care, a child
+    already on the register, a likely match, two siblings sharing a parent, a late notice."""
+    school = SchoolFactory(local_authority=la)
+    officer = make_user(Role.EHE_OFFICER, la)
+    ChildFactory(local_authority=la, legal_first_name="Known", legal_last_name="Child", date_of_birth=date(2013, 3, 3))
+    ChildFactory(local_authority=la, legal_first_name="Jones", legal_last_name="Ava", date_of_birth=date(2013, 4, 4))
+
+    def parent(first: str, last: str, phone: str) -> tuple[ParentDetails, ...]:
+        return (ParentDetails(first_name=first, last_name=last, relationship="mother", emergency_phone=phone),)
+
+    def child(n: int, first: str, last: str, born: date, **changes: Any) -> IntakeRecord:
+        return notification_input(
+            school,
+            officer,
+            legal_first_name=first,
+            legal_last_name=last,
+            date_of_birth=born,
+            address_line_1=f"{n} Meadow Lane",
+            parents=changes.pop("parents", parent("Jo", f"Parent{chr(97 + n)}", f"0770090{n:04d}")),
+            school_year_group="7",
+            **changes,
+        )
+
+    return [
+        child(1, "Maya", "Fletcher", date(2014, 5, 17)),
+        child(2, "Oliver", "Okafor", date(2012, 10, 1), special_school_placed_by_la=True),
+        child(3, "Zoë", "Nowak", date(2015, 1, 9), attendance_order_in_force=True, upn="H801200001001"),
+        with_concern(child(4, "Kwame", "Mensah", date(2013, 6, 6))),
+        child(5, "Aisha", "Patel", date(2016, 2, 2), social_care_status=SocialCareStatus.CHILD_IN_NEED),
+        child(6, "Known", "Child", date(2013, 3, 3)),
+        child(7, "Ava", "Jones", date(2013, 4, 4)),  # the names swapped: a likely match
+        child(8, "Sam", "Rivers", date(2014, 8, 8), parents=parent("Lee", "Rivers", "07700900888")),
+        child(9, "Kit", "Rivers", date(2016, 9, 9), parents=parent("Lee", "Rivers", "07700900888")),
+        child(10, "Łukasz", "Wiśniewski", date(2012, 12, 12), notice_received_on=date(2025, 11, 3)),
+        child(11, "Chen", "Wu", date(2014, 5, 17)),  # the first child's date of birth
+        replace(child(12, "Ravi", "Shah", date(2015, 7, 7)), reason_code="mental_health"),
+    ]
+
+
+def _snapshot() -> dict[str, Any]:
+    """The register as a reader sees it, without ids, references or row order."""
+
+    def who(child_id: int | None) -> str:
+        c = Child.objects.get(pk=child_id)
+        return f"{c.legal_first_name} {c.legal_last_name} {c.date_of_birth}"
+
+    children = sorted(
+        (
+            who(c.pk),
+            c.upn,
+            c.sex,
+            c.school_year_group,
+            c.derived_year_group,
+            c.social_care_status,
+            tuple(sorted((a.kind, a.line_1, a.postcode) for a in c.addresses.all())),
+            tuple(
+                sorted(
+                    (link.person.first_name, link.person.last_name, link.person.emergency_phone, link.relationship)
+                    for link in c.carer_links.select_related("person")
+                )
+            ),
+        )
+        for c in Child.objects.all()
+    )
+    people = sorted((p.first_name, p.last_name, p.emergency_phone, p.child_links.count()) for p in Person.objects.all())
+    episodes = sorted(
+        (
+            who(e.child_id),
+            e.state,
+            e.resume_state,
+            e.version,
+            e.source,
+            e.source_detail,
+            e.received_on,
+            e.next_action_due,
+            e.review_due_on,
+            e.concern_at_intake,
+            e.reason_code,
+            e.last_changed_at,
+            tuple(
+                (t.from_state, t.to_state, t.transition, t.actor_name, str(t.payload), t.at)
+                for t in TransitionLog.objects.filter(episode=e).order_by("at", "pk")
+            ),
+            tuple(
+                sorted(
+                    (x.rule, x.level, x.owner_role, x.due_at, x.resolved_at is None, str(x.recipients))
+                    for x in Escalation.objects.filter(episode=e)
+                )
+            ),
+        )
+        for e in Episode.objects.all()
+    )
+    notifications = sorted(
+        (
+            who(n.child_id),
+            n.school_id,
+            n.routing,
+            n.episode.state if n.episode else "",
+            n.notice_received_on,
+            n.safeguarding_concerns,
+            n.outside_school_age,
+            str(n.snapshot),
+        )
+        for n in OffRollNotification.objects.select_related("episode")
+    )
+    matches = sorted((who(m.child_id), who(m.candidate_id), tuple(m.reasons)) for m in PossibleMatch.objects.all())
+    messages = sorted((m.template, m.channel, m.recipient_user_id or 0) for m in Message.objects.all())
+    return {
+        "children": children,
+        "people": people,
+        "episodes": episodes,
+        "notifications": notifications,
+        "matches": matches,
+        "messages": messages,
+    }
+
+
+@pytest.mark.django_db
+def test_the_set_wise_path_gives_exactly_what_the_form_path_gives(la: LocalAuthority) -> None:
+    records = _records(la)
+
+    with transaction.atomic():
+        results = notifications_record_many(records=records, as_of=AS_OF)
+        set_wise = _snapshot()
+        written_set_wise = [r.set_wise for r in results]
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        for record in records:
+            notification_record(data=record, as_of=AS_OF)
+        one_at_a_time = _snapshot()
+        transaction.set_rollback(True)
+
+    # Both paths were taken: plain new children set-wise, the rest one at a time.
+    assert written_set_wise == [True, True, True, False, False, False, False, True, False, True, False, True]
+    for part in one_at_a_time:
+        assert set_wise[part] == one_at_a_time[part], part
+    assert len(one_at_a_time["episodes"]) == 12
+    assert {e[1] for e in one_at_a_time["episodes"]} == {
+        "address_verification",
+        "awaiting_consent",
+        "safeguarding_review",
+    }
+    assert len(one_at_a_time["matches"]) == 1

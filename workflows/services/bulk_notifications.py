@@ -1,0 +1,445 @@
+"""Many school notifications at once (a file of them), giving exactly what ``notification_record``
+gives one at a time.
+
+``notifications_record_many`` splits the records. A record that needs no judgement is written
+set-wise: a new child (no certain or likely match on the register, and no parent matching a person
+the LA holds), no safeguarding trigger, and nothing in common with another record of the same call
+(date of birth, UPN, a parent's phone, email or home) that could make one record's outcome depend on
+the other. Those children, addresses, parents, episodes, risk checks (the same ``risk_check``
+TransitionLog rows) and notifications are written in a few statements, and the rules are evaluated
+for their cases by one sweep (``sweep_run`` over their ids), as ``episode_rules_evaluate`` does for
+one. Every other record (a child already on the register, a likely match, a concern, social care
+involvement, a sibling in the same file) goes through ``notification_record`` itself, in order,
+after the set-wise part. The split only decides how a record is written, never what is written:
+``tests/workflows/test_bulk_notifications.py`` compares the two paths on the same records.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from django.db import connection, transaction
+from django.db.models import F, Func, Q, Value
+from django.db.models.functions import Upper
+from django.utils import timezone
+
+from ehe_register.models import (
+    Address,
+    AddressKind,
+    Child,
+    ChildPerson,
+    LocalAuthority,
+    OffRollNotification,
+    Person,
+    Routing,
+    SocialCareStatus,
+)
+from ehe_register.services.children import ParentDetails
+from ehe_register.services.matching import Sought, children_match, name_key
+from ehe_register.validators import is_compulsory_school_age, normalise_uk_phone, year_group
+from workflows.actors import SYSTEM
+from workflows.clocks import episodes_next_action_due_refresh
+from workflows.models import Episode, TransitionLog
+from workflows.services.intake import IntakeRecord
+from workflows.services.submission import notification_record
+from workflows.states import Source, State
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What became of one record: its notification, and whether it was written set-wise."""
+
+    notification: OffRollNotification
+    set_wise: bool
+
+
+def notifications_record_many(*, records: Sequence[IntakeRecord], as_of: datetime) -> list[Recorded]:
+    """Record school notifications for one LA, in one transaction; one result per record, in order."""
+    if not records:
+        return []
+    la_ids = {r.local_authority_id for r in records}
+    if len(la_ids) != 1:
+        raise ValueError("One call records notifications for children of one local authority")
+    for record in records:
+        if record.notice is None or record.opened_by_school is None or record.child is None:
+            raise ValueError("A school's notification names its school and describes the child and the notice")
+        if record.source != Source.SCHOOL:
+            raise ValueError("Only a school's notifications are recorded here")
+    la = LocalAuthority.objects.get(pk=la_ids.pop())
+    with transaction.atomic():
+        if la.uses_service:
+            # The identity locks every intake takes, all at once and in order (no deadlock with a
+            # form submitted meanwhile): the matching below is then exact until this commits.
+            _identity_locks(la.pk, sorted({r.child.date_of_birth for r in records if r.child is not None}))
+            set_wise = _needing_no_judgement(la, records)
+        else:
+            set_wise = [False] * len(records)
+        written = _write_set_wise(la, [r for r, quick in zip(records, set_wise, strict=True) if quick], as_of)
+        results: list[Recorded] = []
+        quick_results = iter(written)
+        slow: list[tuple[int, IntakeRecord]] = []
+        for index, (record, quick) in enumerate(zip(records, set_wise, strict=True)):
+            if quick:
+                results.append(Recorded(notification=next(quick_results), set_wise=True))
+            else:
+                results.append(None)  # type: ignore[arg-type]  # filled below, in order
+                slow.append((index, record))
+        for index, record in slow:
+            results[index] = Recorded(notification=notification_record(data=record, as_of=as_of), set_wise=False)
+        return results
+
+
+def _identity_locks(la_id: int, dates: list[date]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, d) FROM unnest(%s::int[]) WITH ORDINALITY AS u(d, n) ORDER BY n",
+            [la_id, [d.toordinal() for d in dates]],
+        )
+
+
+# --- Which records need no judgement ---------------------------------------------------------------
+
+
+def _phone_keys(value: str) -> set[str]:
+    digits = "".join(c for c in normalise_uk_phone(value or "") if c in "0123456789")
+    if len(digits) < 6:
+        return set()
+    return {digits, "44" + digits[1:], "0044" + digits[1:], "440" + digits[1:]} if digits.startswith("0") else {digits}
+
+
+def _line_key(value: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKC", value or "").casefold() if c.isalnum())
+
+
+def _home_key(record: IntakeRecord) -> tuple[str, str] | None:
+    child = record.child
+    if child is None or not (child.address_line_1 and child.postcode):
+        return None
+    return (child.postcode.upper(), _line_key(child.address_line_1))
+
+
+def _contact_keys(parent: ParentDetails) -> set[str]:
+    keys = {f"tel:{k}" for k in _phone_keys(parent.emergency_phone)}
+    if parent.email.strip():
+        keys.add(f"email:{parent.email.strip().upper()}")  # iexact, as person_match compares
+    return keys
+
+
+def _needing_no_judgement(la: LocalAuthority, records: Sequence[IntakeRecord]) -> list[bool]:
+    """For each record, whether it can be written set-wise (see the module's docstring). Erring
+    towards False is always safe: the record then takes the one-at-a-time path."""
+    children = [r.child for r in records if r.child is not None]
+    matches = children_match(
+        [
+            Sought(
+                local_authority_id=la.pk,
+                legal_first_name=c.legal_first_name,
+                legal_last_name=c.legal_last_name,
+                date_of_birth=c.date_of_birth,
+                preferred_first_name=c.preferred_first_name,
+                upn=c.upn,
+                postcode=c.postcode,
+            )
+            for c in children
+        ]
+    )
+    upns = sorted({c.upn for c in children if c.upn})
+    held_upns: set[str] = set()
+    if upns:
+        for upn, former in Child.objects.filter(
+            Q(upn__in=upns) | Q(former_upns__has_any_keys=upns), local_authority_id=la.pk
+        ).values_list("upn", "former_upns"):
+            held_upns |= {upn, *(former or [])}
+    known_people = _people_sharing_contacts(la, records)
+    known_homes = _homes_on_register(la, records)
+
+    seen_dates: set[date] = set()
+    seen_upns: set[str] = set()
+    seen_contacts: set[str] = set()
+    seen_homes: set[tuple[str, str]] = set()
+    answers = []
+    for record, match in zip(records, matches, strict=True):
+        child = record.child
+        assert child is not None
+        home = _home_key(record)
+        contacts = set().union(*(_contact_keys(p) for p in child.parents)) if child.parents else set()
+        quick = (
+            match.certain is None
+            and not match.likely
+            and not (child.upn and child.upn in held_upns)
+            and record.concern is None
+            and child.social_care_status not in SocialCareStatus.safeguarding_triggers()
+            and child.date_of_birth not in seen_dates
+            and not (child.upn and child.upn in seen_upns)
+            and not (contacts & seen_contacts)
+            and not (home is not None and home in seen_homes)
+            and not any(_is_known_person(p, known_people) for p in child.parents)
+            and not (home is not None and home in known_homes and any(p.lives_with_child for p in child.parents))
+        )
+        answers.append(quick)
+        # Every record, quick or not, is seen by the ones after it.
+        seen_dates.add(child.date_of_birth)
+        if child.upn:
+            seen_upns.add(child.upn)
+        seen_contacts |= contacts
+        if home is not None:
+            seen_homes.add(home)
+    return answers
+
+
+def _digits(field_name: str) -> Func:
+    return Func(F(field_name), Value(r"[^0-9]"), Value(""), Value("g"), function="regexp_replace")
+
+
+def _people_sharing_contacts(la: LocalAuthority, records: Sequence[IntakeRecord]) -> dict[str, set[tuple[str, str]]]:
+    """The name keys of the LA's people, by each phone (as digits) and email they hold, for the
+    contacts the records' parents give."""
+    phones: set[str] = set()
+    emails: set[str] = set()
+    for record in records:
+        for parent in record.child.parents if record.child is not None else ():
+            phones |= _phone_keys(parent.emergency_phone)
+            if parent.email.strip():
+                emails.add(parent.email.strip().upper())
+    if not (phones or emails):
+        return {}
+    people = (
+        Person.objects.filter(local_authority_id=la.pk)
+        .annotate(_phone=_digits("emergency_phone"), _other=_digits("other_phone"), _email=Upper("email"))
+        .filter(Q(_phone__in=sorted(phones)) | Q(_other__in=sorted(phones)) | Q(_email__in=sorted(emails)))
+        .values_list("first_name", "last_name", "_phone", "_other", "_email")
+    )
+    known: dict[str, set[tuple[str, str]]] = {}
+    for first, last, phone, other, email in people:
+        key = (name_key(first), name_key(last))
+        for contact in (f"tel:{phone}", f"tel:{other}", f"email:{email}"):
+            known.setdefault(contact, set()).add(key)
+    return known
+
+
+def _is_known_person(parent: ParentDetails, known: dict[str, set[tuple[str, str]]]) -> bool:
+    """Whether the LA holds a person of the parent's name sharing one of their contacts."""
+    key = (name_key(parent.first_name), name_key(parent.last_name))
+    return any(key in known.get(contact, set()) for contact in _contact_keys(parent))
+
+
+def _homes_on_register(la: LocalAuthority, records: Sequence[IntakeRecord]) -> set[tuple[str, str]]:
+    """The (postcode, first line) of the LA's children's current addresses among the records' homes."""
+    homes = {h for h in map(_home_key, records) if h is not None}
+    if not homes:
+        return set()
+    postcodes = sorted({postcode for postcode, _ in homes})
+    found = set()
+    for postcode, line in Address.objects.filter(
+        local_authority_id=la.pk, kind=AddressKind.CURRENT, postcode__in=postcodes
+    ).values_list("postcode", "line_1"):
+        found.add((postcode.upper(), _line_key(line)))
+    return found & homes
+
+
+# --- Writing set-wise ------------------------------------------------------------------------------
+
+
+def _write_set_wise(la: LocalAuthority, records: list[IntakeRecord], as_of: datetime) -> list[OffRollNotification]:
+    """New children with their homes and parents, their episodes through the risk check, and the
+    notifications, for records that need no judgement. Call inside the transaction."""
+    if not records:
+        return []
+    records = [replace(r, source_detail=r.source_detail or str(r.opened_by_school)) for r in records]
+    today = timezone.localdate(as_of)
+    children = Child.objects.bulk_create(
+        [_new_child(la, r, as_of) for r in records]  # type: ignore[arg-type]
+    )
+    Address.objects.bulk_create(
+        [
+            Address(
+                local_authority_id=la.pk,
+                child=child,
+                kind=AddressKind.CURRENT,
+                line_1=r.child.address_line_1,
+                line_2=r.child.address_line_2,
+                town=r.child.address_town,
+                postcode=r.child.postcode,
+            )
+            for child, r in zip(children, records, strict=True)
+            if r.child is not None and r.child.address_line_1 and r.child.postcode
+        ]
+    )
+    parents = [(child, p) for child, r in zip(children, records, strict=True) for p in _parents_once(r)]
+    people = Person.objects.bulk_create([_new_person(la, p) for _, p in parents])
+    ChildPerson.objects.bulk_create(
+        [
+            ChildPerson(
+                child=child,
+                person=person,
+                relationship=p.relationship,
+                parental_responsibility=p.parental_responsibility,
+                lives_with_child=p.lives_with_child,
+            )
+            for (child, p), person in zip(parents, people, strict=True)
+        ]
+    )
+    episodes = Episode.objects.bulk_create(
+        [
+            Episode(
+                local_authority_id=la.pk,
+                child=child,
+                source=Source.SCHOOL,
+                source_detail=r.source_detail,
+                opened_by_school=r.opened_by_school,
+                received_on=r.received(as_of),
+                opened_at=as_of,
+                concern_at_intake=False,
+                special_school_placed_by_la=r.special_school_placed_by_la,
+                attendance_order_in_force=r.attendance_order_in_force,
+                reason_code=r.reason_code,
+            )
+            for child, r in zip(children, records, strict=True)
+        ]
+    )
+    _risk_check_set_wise(episodes, records, as_of)
+    ids = [e.pk for e in episodes]
+    episodes_next_action_due_refresh(episode_ids=ids, as_of=as_of)
+    # The rules for these cases, as episode_rules_evaluate does for one (imported here as there:
+    # the sweep imports the intake path).
+    from workflows.sweeps import sweep_run
+
+    sweep_run(as_of=as_of, la_code=la.dfe_code, episode_ids=ids, climb=False)
+    references = _next_references(la, len(records))
+    return OffRollNotification.objects.bulk_create(
+        [
+            OffRollNotification(
+                reference=reference,
+                school=r.opened_by_school,
+                submitted_by=r.notice.submitted_by,
+                submitted_at=as_of,
+                snapshot=r.notice.snapshot,
+                residence_la=la,
+                routing=Routing.THIS_DEPLOYMENT,
+                child=child,
+                episode=episode,
+                legal_first_name=r.child.legal_first_name,
+                legal_last_name=r.child.legal_last_name,
+                date_of_birth=r.child.date_of_birth,
+                upn=r.child.upn,
+                postcode=r.child.postcode,
+                notice_received_on=r.notice.notice_received_on,
+                removed_from_roll_on=r.notice.removed_from_roll_on,
+                removal_status=r.notice.removal_status,
+                reason_code=r.reason_code,
+                safeguarding_concerns=False,
+                outside_school_age=not is_compulsory_school_age(r.child.date_of_birth, today),
+            )
+            for reference, child, episode, r in zip(references, children, episodes, records, strict=True)
+            if r.notice is not None and r.child is not None
+        ]
+    )
+
+
+def _new_child(la: LocalAuthority, record: IntakeRecord, as_of: datetime) -> Child:
+    details = record.child
+    assert details is not None
+    child = Child(
+        local_authority_id=la.pk,
+        legal_first_name=details.legal_first_name,
+        legal_middle_names=details.legal_middle_names,
+        legal_last_name=details.legal_last_name,
+        preferred_first_name=details.preferred_first_name,
+        date_of_birth=details.date_of_birth,
+        sex=details.sex,
+        upn=details.upn,
+        nhs_number=details.nhs_number,
+        sen_status=details.sen_status,
+        social_care_status=details.social_care_status,
+        social_worker_email=details.social_worker_email,
+    )
+    if details.school_year_group:  # as child_school_year_group_record keeps it
+        on = record.received(as_of)
+        child.school_year_group = details.school_year_group
+        child.school_year_group_on = on
+        child.derived_year_group = year_group(details.date_of_birth, on)
+    return child
+
+
+def _parents_once(record: IntakeRecord) -> list[ParentDetails]:
+    """The record's parents, a second of the same name skipped (as ``_link_parents`` does)."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for parent in record.child.parents if record.child is not None else ():
+        key = (name_key(parent.first_name), name_key(parent.last_name))
+        if all(key) and key in seen:
+            continue
+        seen.add(key)
+        kept.append(parent)
+    return kept
+
+
+def _new_person(la: LocalAuthority, parent: ParentDetails) -> Person:
+    person = Person(
+        local_authority_id=la.pk,
+        first_name=parent.first_name,
+        last_name=parent.last_name,
+        emergency_phone=parent.emergency_phone,
+        email=parent.email,
+    )
+    if parent.address_line_1 and parent.postcode:  # as person_address_record keeps it
+        person.address_line_1 = parent.address_line_1
+        person.address_line_2 = parent.address_line_2
+        person.address_town = parent.address_town
+        person.postcode = parent.postcode
+    return person
+
+
+def _risk_check_set_wise(episodes: list[Episode], records: list[IntakeRecord], as_of: datetime) -> None:
+    """``risk_check`` for new cases without a safeguarding trigger: awaiting consent where consent
+    applies (a special school place arranged by the LA, or a school attendance order: the social
+    care statuses that also call for consent are safeguarding triggers, never written here), else
+    address verification; the same TransitionLog row as ``episode_transition`` writes."""
+    targets = {
+        e.pk: (
+            State.AWAITING_CONSENT
+            if r.special_school_placed_by_la or r.attendance_order_in_force
+            else State.ADDRESS_VERIFICATION
+        )
+        for e, r in zip(episodes, records, strict=True)
+    }
+    for state in {str(s) for s in targets.values()}:
+        chosen = [pk for pk, target in targets.items() if target == state]
+        Episode.objects.filter(pk__in=chosen, state=State.NOTIFIED).update(
+            state=state, version=F("version") + 1, last_changed_at=as_of, last_changed_by=None
+        )
+    TransitionLog.objects.bulk_create(
+        [
+            TransitionLog(
+                episode_id=pk,
+                from_state=State.NOTIFIED,
+                to_state=target,
+                transition="risk_check",
+                actor=None,
+                actor_name=SYSTEM.display_name,
+                reason="",
+                payload={"safeguarding_triggers": []},
+                at=as_of,
+            )
+            for pk, target in targets.items()
+        ]
+    )
+
+
+def _next_references(la: LocalAuthority, n: int) -> list[str]:
+    """``n`` notification references from the LA's sequence, in one statement."""
+    prefix = f"EHE-{la.dfe_code}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO ehe_register_referencesequence (prefix, last_value) VALUES (%s, %s)
+            ON CONFLICT (prefix) DO UPDATE SET last_value = ehe_register_referencesequence.last_value + %s
+            RETURNING last_value
+            """,
+            [prefix, n, n],
+        )
+        (last,) = cursor.fetchone()  # type: ignore[misc]
+    return [f"{prefix}-{value:06d}" for value in range(last - n + 1, last + 1)]
