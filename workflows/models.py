@@ -61,6 +61,9 @@ def by_system_or_caseworker(episode: Any, actor: Any) -> bool:
 
 # Conditions: callables (episode) -> bool.
 def no_open_safeguarding_escalation(episode: Any) -> bool:
+    loaded = getattr(episode, "_prefetched_objects_cache", {}).get("escalations")
+    if loaded is not None:  # a page that loaded the case's escalations already (the case page)
+        return not any(e.rule in SAFEGUARDING_RULES and e.resolved_at is None for e in loaded)
     return not episode.escalations.filter(rule__in=SAFEGUARDING_RULES, resolved_at__isnull=True).exists()
 
 

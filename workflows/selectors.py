@@ -35,7 +35,6 @@ from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import (
     Case,
-    Exists,
     F,
     OuterRef,
     Prefetch,
@@ -79,7 +78,7 @@ def episodes_for(user: Any) -> QuerySet[Episode]:
 
 def episode_for(user: Any, pk: int | str) -> Episode:
     """One episode the user may see; anything else is a 404 (see :func:`ehe_register.selectors.child_for`)."""
-    return get_object_or_404(episodes_for(user), pk=pk)
+    return get_object_or_404(episodes_for(user).select_related("assigned_officer"), pk=pk)
 
 
 PER_PAGE = 25
@@ -173,25 +172,26 @@ def default_queue_for(user: Any) -> Queue | None:
 # What each queue holds, as a condition on episodes (so the counts are one aggregate query).
 
 
-def _open_escalations() -> QuerySet[Escalation]:
+def _open_escalations(la_id: int | None) -> QuerySet[Escalation]:
+    """Open escalations someone must act on, of one LA: a subquery over the LA's own escalations
+    (an index range), never a scan of every LA's."""
     notify_only = [name for name, rule in RULES.items() if rule.notify_only]
-    return Escalation.objects.filter(episode=OuterRef("pk"), resolved_at__isnull=True).exclude(rule__in=notify_only)
+    return Escalation.objects.filter(local_authority_id=la_id, resolved_at__isnull=True).exclude(rule__in=notify_only)
 
 
-def overdue_condition(today: date, now: datetime) -> Q:
+def overdue_condition(today: date, now: datetime, la_id: int | None) -> Q:
     """Overdue: the next action's date has passed, the review date has passed, or an open
-    escalation's due time has passed."""
+    escalation's due time has passed (``la_id``: the LA of the episodes it filters)."""
     return (
         Q(next_action_due__lt=today)
         | Q(state__in=[State.MONITORING, State.REVIEW_DUE], review_due_on__lt=today)
-        | Q(Exists(_open_escalations().filter(due_at__lt=now)))
+        | Q(pk__in=_open_escalations(la_id).filter(due_at__lt=now).values("episode_id"))
     )
 
 
-def _safeguarding_condition() -> Q:
-    return Q(state=State.SAFEGUARDING_REVIEW) | Q(
-        Exists(_open_escalations().filter(rule__in=SAFEGUARDING_RULE_NAMES)), state__in=ACTIVE_STATES
-    )
+def _safeguarding_condition(la_id: int | None) -> Q:
+    escalated = _open_escalations(la_id).filter(rule__in=SAFEGUARDING_RULE_NAMES).values("episode_id")
+    return Q(state=State.SAFEGUARDING_REVIEW) | Q(pk__in=escalated, state__in=ACTIVE_STATES)
 
 
 def overdue_clock_for(user: Any, now: datetime) -> OverdueClock:
@@ -205,7 +205,7 @@ def queue_condition(slug: str, user: Any, today: date, now: datetime | None = No
     active = Q(state__in=ACTIVE_STATES)
     unassigned = Q(assigned_officer__isnull=True)
     conditions: dict[str, Callable[[], Q]] = {
-        "safeguarding": _safeguarding_condition,
+        "safeguarding": lambda: _safeguarding_condition(staff_la_id(user)),
         "new": lambda: active & unassigned & Q(first_contact_at__isnull=True),
         "consent": lambda: Q(state=State.AWAITING_CONSENT),
         "mine": lambda: active & Q(assigned_officer_id=user.pk),
@@ -258,16 +258,19 @@ def _ordering(slug: str) -> list[Any]:
     return [key.order_by() for key in QUEUE_KEYS[slug]]
 
 
-def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime) -> QuerySet[Episode]:
+def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime, la_id: int | None) -> QuerySet[Episode]:
     """What a queue row shows, loaded with the rows rather than one query per row."""
     safeguarding_due = (
-        _open_escalations().filter(rule__in=SAFEGUARDING_RULE_NAMES).order_by("due_at").values("due_at")[:1]
+        _open_escalations(la_id)
+        .filter(episode=OuterRef("pk"), rule__in=SAFEGUARDING_RULE_NAMES)
+        .order_by("due_at")
+        .values("due_at")[:1]
     )
     return (
         episodes.select_related("child", "local_authority", "assigned_officer", "opened_by_school")
         .annotate(
             # CASE rather than the bare condition: a NULL date makes the condition NULL, which sorts first.
-            is_overdue=Case(When(overdue_condition(today, now), then=Value(True)), default=Value(False)),
+            is_overdue=Case(When(overdue_condition(today, now, la_id), then=Value(True)), default=Value(False)),
             safeguarding_due=Subquery(safeguarding_due),
         )
         .prefetch_related(
@@ -285,7 +288,7 @@ def queue_episodes(slug: str, user: Any, *, today: date, now: datetime) -> Query
     if slug == MATCHES or slug not in QUEUES_BY_SLUG:
         raise ValueError(f"{slug} is not a queue of cases")
     episodes = episodes_for(user).filter(queue_condition(slug, user, today, now))
-    return _with_row_facts(episodes, today, now).order_by(*_ordering(slug))
+    return _with_row_facts(episodes, today, now, staff_la_id(user)).order_by(*_ordering(slug))
 
 
 COUNT_CAP = 1000
@@ -480,7 +483,7 @@ def episodes_filter(
     elif filters.officer:
         episodes = episodes.filter(assigned_officer_id=int(filters.officer))
     if filters.overdue:
-        episodes = episodes.filter(overdue_condition(today, now))
+        episodes = episodes.filter(overdue_condition(today, now, staff_la_id(user)))
     if filters.overdue_check:
         kind = OverdueKind(filters.overdue_check)
         episodes = episodes.filter(overdue_check_condition(kind, overdue_clock_for(user, now)))
