@@ -197,6 +197,20 @@ class Episode(models.Model):
                 condition=models.Q(state__in=ACTIVE_STATES),
                 name="episode_queue_mine",
             ),
+            # "Overdue first, then by next action": the team queue and the "Overdue checks" queue
+            # read their cases in next-action order from these (``selectors.queue_keyset_page``).
+            models.Index(
+                fields=["local_authority", "next_action_due", "received_on", "id"],
+                condition=models.Q(state__in=ACTIVE_STATES, assigned_officer__isnull=True),
+                name="episode_queue_team",
+            ),
+            models.Index(
+                fields=["local_authority", "next_action_due", "received_on", "id"],
+                condition=models.Q(state__in=ACTIVE_STATES),
+                name="episode_active_next_action",
+            ),
+            # The dashboard's service levels: an LA's cases received in a window of dates.
+            models.Index(fields=["local_authority", "received_on"], name="episode_la_received"),
         ]
         permissions = []
 
@@ -500,6 +514,12 @@ class Escalation(models.Model):
         indexes = [
             models.Index(fields=["local_authority", "rule", "resolved_at"]),
             models.Index(fields=["due_at"], condition=models.Q(resolved_at__isnull=True), name="escalation_open_due"),
+            # An LA's late escalations (the queues' "overdue"): an index range, not every LA's.
+            models.Index(
+                fields=["local_authority", "due_at"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="escalation_open_la_due",
+            ),
         ]
 
     def __str__(self) -> str:

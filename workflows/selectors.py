@@ -7,7 +7,9 @@ addresses and annotations (overdue, the oldest safeguarding due time), and the c
 tabs come from one query of capped subqueries, one per episode queue (plus one for likely matches).
 A page and its counts read about the same rows however large the LA: keyset pages (``QUEUE_KEYS``,
 :func:`keyset_page`), counts that stop at ``COUNT_CAP`` + 1, and a partial index per queue
-(``Episode.Meta.indexes``).
+(``Episode.Meta.indexes``). The subqueries a queue needs (open safeguarding escalations, late
+escalations) read the LA's own escalations, never every LA's; a queue ordered "overdue first" is
+read in parts, each in index order (:func:`queue_keyset_page`), so no page sorts the whole queue.
 
 - ``safeguarding``: cases in safeguarding review or with an open ``concern_ticked`` /
   ``social_care_known`` escalation, the oldest due first (the front door's queue).
@@ -35,6 +37,7 @@ from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import (
     Case,
+    Exists,
     F,
     OuterRef,
     Prefetch,
@@ -190,8 +193,11 @@ def overdue_condition(today: date, now: datetime, la_id: int | None) -> Q:
 
 
 def _safeguarding_condition(la_id: int | None) -> Q:
+    """In safeguarding review, or active with an open safeguarding escalation: the union of the
+    two (a partial index and an index range of the LA's escalations), not a scan of the LA."""
+    in_review = Episode.objects.filter(local_authority_id=la_id, state=State.SAFEGUARDING_REVIEW).values("pk")
     escalated = _open_escalations(la_id).filter(rule__in=SAFEGUARDING_RULE_NAMES).values("episode_id")
-    return Q(state=State.SAFEGUARDING_REVIEW) | Q(pk__in=escalated, state__in=ACTIVE_STATES)
+    return Q(pk__in=in_review.union(escalated, all=True), state__in=ACTIVE_STATES)
 
 
 def overdue_clock_for(user: Any, now: datetime) -> OverdueClock:
@@ -201,7 +207,8 @@ def overdue_clock_for(user: Any, now: datetime) -> OverdueClock:
 
 def queue_condition(slug: str, user: Any, today: date, now: datetime | None = None) -> Q:
     if slug == "overdue":
-        return overdue_any_condition(overdue_clock_for(user, now or timezone.now()))
+        # Every kind is of active cases: said once more so the planner reads the active cases' index.
+        return overdue_any_condition(overdue_clock_for(user, now or timezone.now())) & Q(state__in=ACTIVE_STATES)
     active = Q(state__in=ACTIVE_STATES)
     unassigned = Q(assigned_officer__isnull=True)
     conditions: dict[str, Callable[[], Q]] = {
@@ -283,11 +290,17 @@ def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime, la_
     )
 
 
-def queue_episodes(slug: str, user: Any, *, today: date, now: datetime) -> QuerySet[Episode]:
-    """The episodes of an episode queue, in the queue's order, with what a row shows."""
+def queue_matching(slug: str, user: Any, *, today: date, now: datetime) -> QuerySet[Episode]:
+    """The episodes of an episode queue, unordered and without what a row shows (for counts and
+    for :func:`queue_keyset_page`)."""
     if slug == MATCHES or slug not in QUEUES_BY_SLUG:
         raise ValueError(f"{slug} is not a queue of cases")
-    episodes = episodes_for(user).filter(queue_condition(slug, user, today, now))
+    return episodes_for(user).filter(queue_condition(slug, user, today, now))
+
+
+def queue_episodes(slug: str, user: Any, *, today: date, now: datetime) -> QuerySet[Episode]:
+    """The episodes of an episode queue, in the queue's order, with what a row shows."""
+    episodes = queue_matching(slug, user, today=today, now=now)
     return _with_row_facts(episodes, today, now, staff_la_id(user)).order_by(*_ordering(slug))
 
 
@@ -420,6 +433,73 @@ def keyset_page(queryset: QuerySet[Any], keys: tuple[SortKey, ...], after: str, 
     if values is not None:
         queryset = queryset.filter(keyset_after(keys, values))
     rows = list(queryset[: per_page + 1])
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    return KeysetPage(rows=rows, next_after=keyset_token(keys, rows[-1]) if more else "", first=values is None)
+
+
+def _overdue_parts(today: date, now: datetime, la_id: int | None) -> list[tuple[bool, Q]]:
+    """:func:`overdue_condition` split three ways, each part readable in the order of the keys
+    after "overdue first" from an index: the cases whose next action date has passed (overdue: an
+    index range), the few others that are overdue all the same (a review date passed, an
+    escalation late: found from those rows), and the rest (not overdue: an index range, less those
+    few)."""
+    date_passed = Q(next_action_due__lt=today)
+    date_not_passed = Q(next_action_due__gte=today) | Q(next_action_due__isnull=True)
+    review_passed = Q(state__in=[State.MONITORING, State.REVIEW_DUE], review_due_on__lt=today)
+    escalation_late = _open_escalations(la_id).filter(due_at__lt=now)
+    otherwise = (
+        Episode.objects.filter(review_passed, local_authority_id=la_id)
+        .values("pk")
+        .union(escalation_late.values("episode_id"), all=True)
+    )
+    return [
+        (True, date_passed),
+        (True, date_not_passed & Q(pk__in=otherwise)),
+        # NOT EXISTS (an anti-join, probed per row), not NOT IN (a hash of every late escalation)
+        (False, date_not_passed & ~review_passed & ~Q(Exists(escalation_late.filter(episode=OuterRef("pk"))))),
+    ]
+
+
+_NO_ROWS = Q(pk__isnull=True)  # a part of a page that the "after" row has passed: real SQL, no rows
+
+
+def queue_keyset_page(
+    slug: str,
+    user: Any,
+    matching: QuerySet[Episode],
+    after: str,
+    *,
+    today: date,
+    now: datetime,
+    per_page: int = PER_PAGE,
+) -> KeysetPage:
+    """One page of a queue (``matching``: :func:`queue_matching`, filtered or not), exactly as
+    :func:`keyset_page` of :func:`queue_episodes` would give it, in one query that reads about a
+    page of rows whatever the size of the LA.
+
+    A queue ordered "overdue first" (``is_overdue``, a value of the moment, not a column) is read
+    as the union of :func:`_overdue_parts`, each part in the order of the other keys and cut at a
+    page, so that no part sorts the whole queue; the page is the first rows of that union."""
+    keys = QUEUE_KEYS[slug]
+    values = keyset_values(keys, after)
+    la_id = staff_la_id(user)
+    if keys[0] != _OVERDUE_FIRST:
+        episodes = _with_row_facts(matching, today, now, la_id).order_by(*_ordering(slug))
+        return keyset_page(episodes, keys, after, per_page=per_page)
+    rest = keys[1:]
+    parts = []
+    for overdue, condition in _overdue_parts(today, now, la_id):
+        part = matching.filter(condition)
+        if values is not None:
+            if values[0] == overdue:
+                part = part.filter(keyset_after(rest, values[1:]))
+            elif not values[0]:  # the "after" row is not overdue: no overdue row follows it
+                part = part.filter(_NO_ROWS)
+        parts.append(part.order_by(*[key.order_by() for key in rest]).values("pk")[: per_page + 1])
+    page = parts[0].union(*parts[1:], all=True)
+    episodes = _with_row_facts(episodes_for(user).filter(pk__in=page), today, now, la_id).order_by(*_ordering(slug))
+    rows = list(episodes[: per_page + 1])
     more = len(rows) > per_page
     rows = rows[:per_page]
     return KeysetPage(rows=rows, next_after=keyset_token(keys, rows[-1]) if more else "", first=values is None)
