@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, Subquery
 from django.urls import reverse
 
 from ehe_register.models import Absence, LocalAuthority, User
@@ -33,11 +33,12 @@ from ehe_register.working_days import LONDON, add_working_days, at_local
 from workflows.escalation_rules import RULES, SAFEGUARDING_RULE_NAMES
 from workflows.models import Escalation, EscalationEvent
 from workflows.overdue import (
+    NEXT_ACTION_LEAVES_OUT,
     REVIEW_STATES,
     OverdueClock,
     OverdueKind,
+    next_action_passed,
     open_escalations,
-    overdue_any_condition,
     overdue_condition,
 )
 from workflows.selectors import episodes_for
@@ -99,29 +100,55 @@ def _absent_on(day: date) -> Q:
 def episode_loads(user: Any, clock: OverdueClock) -> list[dict[str, Any]]:
     """The LA's active cases grouped by assigned officer (the team queue: no officer), each group
     with its caseload, its cases with work due in the next 5 working days, its overdue cases and
-    its cases overdue by each kind (``kind_<kind>``): one pass over the LA's cases for the overdue
-    figures and the officers' loads together."""
+    its cases overdue by each kind (``kind_<kind>``).
+
+    One pass over the LA's cases for the overdue figures and the officers' loads together, and each
+    kind's condition is worked out once per case (a materialised CTE of flags): counted straight
+    from the conditions, "overdue", "next action" (which leaves out the other kinds) and the kinds
+    would each evaluate every kind again."""
     horizon = add_working_days(clock.today, DUE_SOON_WORKING_DAYS)
     due_soon = Q(next_action_due__gte=clock.today, next_action_due__lte=horizon) | Q(
         state__in=REVIEW_STATES, review_due_on__gte=clock.today, review_due_on__lte=horizon
     )
-    return list(
+    specific = [kind for kind in OverdueKind if kind != OverdueKind.NEXT_ACTION]
+    conditions = {f"f_{kind.value}": overdue_condition(kind, clock) for kind in specific}
+    conditions["f_passed"] = next_action_passed(clock)
+    conditions["f_due_soon"] = due_soon
+    flags = (
         episodes_for(user)
         .filter(state__in=ACTIVE_STATES)
-        .values(
-            "assigned_officer_id",
-            "assigned_officer__first_name",
-            "assigned_officer__last_name",
-            "assigned_officer__username",
-        )
-        .annotate(
-            caseload=Count("pk"),
-            due_soon=Count("pk", filter=due_soon),
-            overdue=Count("pk", filter=overdue_any_condition(clock)),
-            **{f"kind_{kind.value}": Count("pk", filter=overdue_condition(kind, clock)) for kind in OverdueKind},
-        )
-        .order_by()
+        .annotate(**{name: ExpressionWrapper(test, BooleanField()) for name, test in conditions.items()})
+        .values("assigned_officer_id", *conditions)
     )
+    inner, params = flags.query.sql_with_params()
+
+    def flag(name: str) -> str:
+        return f"coalesce(e.f_{name}, false)"  # a NULL date makes a condition NULL: not late on it
+
+    left_out = " OR ".join(flag(kind.value) for kind in NEXT_ACTION_LEAVES_OUT)
+    kinds = {kind.value: flag(kind.value) for kind in specific}
+    kinds[OverdueKind.NEXT_ACTION.value] = f"{flag('passed')} AND NOT ({left_out})"
+    overdue = " OR ".join([*(flag(kind.value) for kind in specific), flag("passed")])
+    columns = ", ".join(f"count(*) FILTER (WHERE {test}) AS kind_{name}" for name, test in kinds.items())
+    # Django compiled ``inner``; every value travels as a parameter.
+    sql = f"""
+        WITH e AS MATERIALIZED ({inner})
+        SELECT e.assigned_officer_id, u.first_name, u.last_name, u.username, count(*) AS caseload,
+               count(*) FILTER (WHERE {flag("due_soon")}) AS due_soon,
+               count(*) FILTER (WHERE {overdue}) AS overdue, {columns}
+        FROM e LEFT JOIN ehe_register_user u ON u.id = e.assigned_officer_id
+        GROUP BY 1, 2, 3, 4
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description or ()]
+        rows = cursor.fetchall()
+    renamed = {
+        "first_name": "assigned_officer__first_name",
+        "last_name": "assigned_officer__last_name",
+        "username": "assigned_officer__username",
+    }
+    return [{renamed.get(name, name): value for name, value in zip(names, row, strict=True)} for row in rows]
 
 
 def officer_loads(user: Any, clock: OverdueClock, loads: list[dict[str, Any]] | None = None) -> list[OfficerLoad]:

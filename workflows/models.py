@@ -211,6 +211,8 @@ class Episode(models.Model):
             ),
             # The dashboard's service levels: an LA's cases received in a window of dates.
             models.Index(fields=["local_authority", "received_on"], name="episode_la_received"),
+            # The queues' school filter: the schools that opened an LA's cases (an index-only scan).
+            models.Index(fields=["local_authority", "opened_by_school"], name="episode_la_school"),
         ]
         permissions = []
 

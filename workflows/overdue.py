@@ -173,9 +173,18 @@ def overdue_condition(kind: OverdueKind | str, clock: OverdueClock) -> Q:
         condition = Q(pk__in=late.values("episode_id"), state__in=ACTIVE_STATES)
     else:
         # Any *other* case: one counted by a more specific clock is counted there, not twice.
-        specific = [overdue_condition(other, clock) for other in CASE_CLOCKS if other != OverdueKind.NEXT_ACTION]
-        condition = Q(state__in=CLOCK_STATES, next_action_due__lt=clock.today) & ~reduce(operator.or_, specific)
+        specific = [overdue_condition(other, clock) for other in NEXT_ACTION_LEAVES_OUT]
+        condition = next_action_passed(clock) & ~reduce(operator.or_, specific)
     return condition
+
+
+# The kinds whose cases the "next action date passed" figure leaves out (counted there instead).
+NEXT_ACTION_LEAVES_OUT = tuple(kind for kind in CASE_CLOCKS if kind != OverdueKind.NEXT_ACTION)
+
+
+def next_action_passed(clock: OverdueClock) -> Q:
+    """A case with a clock whose next action date has passed (whatever else it is late on)."""
+    return Q(state__in=CLOCK_STATES, next_action_due__lt=clock.today)
 
 
 def overdue_any_condition(clock: OverdueClock, kinds: tuple[OverdueKind, ...] = tuple(OverdueKind)) -> Q:

@@ -265,20 +265,24 @@ def _ordering(slug: str) -> list[Any]:
     return [key.order_by() for key in QUEUE_KEYS[slug]]
 
 
-def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime, la_id: int | None) -> QuerySet[Episode]:
-    """What a queue row shows, loaded with the rows rather than one query per row."""
-    safeguarding_due = (
+def _safeguarding_due(la_id: int | None) -> Subquery:
+    """The earliest due time of the case's open safeguarding escalations."""
+    return Subquery(
         _open_escalations(la_id)
         .filter(episode=OuterRef("pk"), rule__in=SAFEGUARDING_RULE_NAMES)
         .order_by("due_at")
         .values("due_at")[:1]
     )
+
+
+def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime, la_id: int | None) -> QuerySet[Episode]:
+    """What a queue row shows, loaded with the rows rather than one query per row."""
     return (
         episodes.select_related("child", "local_authority", "assigned_officer", "opened_by_school")
         .annotate(
             # CASE rather than the bare condition: a NULL date makes the condition NULL, which sorts first.
             is_overdue=Case(When(overdue_condition(today, now, la_id), then=Value(True)), default=Value(False)),
-            safeguarding_due=Subquery(safeguarding_due),
+            safeguarding_due=_safeguarding_due(la_id),
         )
         .prefetch_related(
             Prefetch(
@@ -476,7 +480,8 @@ def queue_keyset_page(
 ) -> KeysetPage:
     """One page of a queue (``matching``: :func:`queue_matching`, filtered or not), exactly as
     :func:`keyset_page` of :func:`queue_episodes` would give it, in one query that reads about a
-    page of rows whatever the size of the LA.
+    page of rows whatever the size of the LA: a subquery finds the page's cases from the sort keys
+    alone, and only those rows are joined to what a row shows.
 
     A queue ordered "overdue first" (``is_overdue``, a value of the moment, not a column) is read
     as the union of :func:`_overdue_parts`, each part in the order of the other keys and cut at a
@@ -484,20 +489,24 @@ def queue_keyset_page(
     keys = QUEUE_KEYS[slug]
     values = keyset_values(keys, after)
     la_id = staff_la_id(user)
-    if keys[0] != _OVERDUE_FIRST:
-        episodes = _with_row_facts(matching, today, now, la_id).order_by(*_ordering(slug))
-        return keyset_page(episodes, keys, after, per_page=per_page)
-    rest = keys[1:]
-    parts = []
-    for overdue, condition in _overdue_parts(today, now, la_id):
-        part = matching.filter(condition)
+    if keys[0] == _OVERDUE_FIRST:
+        rest = keys[1:]
+        parts = []
+        for overdue, condition in _overdue_parts(today, now, la_id):
+            part = matching.filter(condition)
+            if values is not None:
+                if values[0] == overdue:
+                    part = part.filter(keyset_after(rest, values[1:]))
+                elif not values[0]:  # the "after" row is not overdue: no overdue row follows it
+                    part = part.filter(_NO_ROWS)
+            parts.append(part.order_by(*[key.order_by() for key in rest]).values("pk")[: per_page + 1])
+        page = parts[0].union(*parts[1:], all=True)
+    else:
+        if any(key.name == "safeguarding_due" for key in keys):
+            matching = matching.annotate(safeguarding_due=_safeguarding_due(la_id))
         if values is not None:
-            if values[0] == overdue:
-                part = part.filter(keyset_after(rest, values[1:]))
-            elif not values[0]:  # the "after" row is not overdue: no overdue row follows it
-                part = part.filter(_NO_ROWS)
-        parts.append(part.order_by(*[key.order_by() for key in rest]).values("pk")[: per_page + 1])
-    page = parts[0].union(*parts[1:], all=True)
+            matching = matching.filter(keyset_after(keys, values))
+        page = matching.order_by(*_ordering(slug)).values("pk")[: per_page + 1]
     episodes = _with_row_facts(episodes_for(user).filter(pk__in=page), today, now, la_id).order_by(*_ordering(slug))
     rows = list(episodes[: per_page + 1])
     more = len(rows) > per_page

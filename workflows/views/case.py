@@ -232,7 +232,8 @@ def _activities(episode: Episode) -> list[Activity]:
     """The case's own activities (its timeline) and the child's safeguarding concerns on any of
     their cases (previous involvement), newest first, in one query."""
     return list(
-        Activity.objects.filter(Q(episode=episode) | Q(episode__child_id=episode.child_id, safeguarding_concern=True))
+        Activity.objects.filter(episode__child_id=episode.child_id)
+        .filter(Q(episode_id=episode.pk) | Q(safeguarding_concern=True))
         .select_related("recorded_by", "episode__local_authority")
         .order_by("-occurred_at", "-pk")
     )
