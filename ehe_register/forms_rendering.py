@@ -265,7 +265,7 @@ class Select(forms.Select):
         widget = self.get_context(name, value, attrs)["widget"]
         # Parts joined once at the end: adding each option to the string so far copied it again
         # for every option (quadratic in the length of the list).
-        parts = [format_html('<select name="{}"{}>', widget["name"], _attrs_html(widget["attrs"]))]
+        parts: list[str] = [format_html('<select name="{}"{}>', widget["name"], _attrs_html(widget["attrs"]))]
         for group_name, group_choices, _index in widget["optgroups"]:
             if group_name:
                 parts.append(format_html('\n  <optgroup label="{}">', group_name))
