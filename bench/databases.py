@@ -34,8 +34,18 @@ def server_params() -> dict[str, Any]:
     return {"host": db.get("HOST") or None, "port": db.get("PORT") or None, "user": db.get("USER") or None}
 
 
+PREFIX = "ehe_bench"  # ``--database-prefix``: helpers sharing one server each build their own
+
+
+def set_prefix(prefix: str) -> None:
+    global PREFIX
+    if not prefix.startswith("ehe_bench"):
+        raise SystemExit(f"--database-prefix {prefix}: a benchmark database's name starts with ehe_bench")
+    PREFIX = prefix
+
+
 def database_name(scale: int, suffix: str = "") -> str:
-    return f"ehe_bench_{scale}{'_' + suffix if suffix else ''}"
+    return f"{PREFIX}_{scale}{'_' + suffix if suffix else ''}"
 
 
 @contextmanager

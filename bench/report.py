@@ -242,7 +242,7 @@ def write_report(out: Path) -> None:
             f"machine); Python {m.get('python')}, PostgreSQL {m.get('postgresql')} ({m.get('postgresql_settings')}),",
             f"Django {m.get('django')}.",
             "",
-            f"Data: {'reused' if db.get('reused') else 'built'} `ehe_bench_{scale}` (built {db.get('built_at')}: migrations {db.get('migrate_seconds')} s,",
+            f"Data: {'reused' if db.get('reused') else 'built'} `{db.get('name', f'ehe_bench_{scale}')}` (built {db.get('built_at')}: migrations {db.get('migrate_seconds')} s,",
             f"data {db.get('build_seconds')} s, {db.get('size_mb')} MB); largest LA {db.get('largest_la')} with {db.get('largest_share', 0) * 100:.1f}% of",
             f"the children; artificial LA {db.get('artificial_la')} with {db.get('artificial_cases', 0):,} cases; sweeps as of {db.get('as_of')}.",
             "Rows: " + ", ".join(f"{k.split('_', 1)[1]} {v:,}" for k, v in (db.get("rows") or {}).items()) + ".",

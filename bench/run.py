@@ -75,6 +75,7 @@ def _ensure_database(scale: int, rebuild: bool, timeout: float) -> dict[str, Any
         if info.get("fingerprint") == fingerprint:
             _log(f"reusing {name} (built {info.get('built_at')})")
             info["reused"] = True
+            info["name"] = name
             return info
         _log(f"{name}: the schema or builder changed: rebuilding")
     from bench.builder import as_of_default
@@ -106,6 +107,7 @@ def _ensure_database(scale: int, rebuild: bool, timeout: float) -> dict[str, Any
     }
     databases.set_comment(name, json.dumps(info))
     info["reused"] = False
+    info["name"] = name
     return info
 
 
@@ -164,6 +166,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep-timeout", type=float, default=900, help="A sweep running longer has failed (seconds).")
     p.add_argument("--build-timeout", type=float, default=3600)
     p.add_argument("--pages-timeout", type=float, default=3600)
+    p.add_argument(
+        "--database-prefix",
+        default="ehe_bench",
+        help="Databases are <prefix>_<scale> (default ehe_bench); give your own on a shared server.",
+    )
     p.add_argument("--out", default="docs", help="Where bench/<scale>.json and PERFORMANCE.md go (default docs).")
     p.add_argument("--smoke", action="store_true", help="CI: few requests and seconds, no timing claims.")
     return p
@@ -177,6 +184,7 @@ def main(argv: list[str]) -> None:
     from bench.report import write_report
 
     opts = parser().parse_args(argv)
+    databases.set_prefix(opts.database_prefix)
     if opts.smoke:
         opts.requests, opts.page_budget, opts.http_seconds, opts.healthz_seconds = 5, 10, 3, 2
     scales = [opts.scale] if opts.scale else [int(s) for s in opts.scales.split(",") if s.strip()]

@@ -263,17 +263,22 @@ class Select(forms.Select):
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
         widget = self.get_context(name, value, attrs)["widget"]
-        html = format_html('<select name="{}"{}>', widget["name"], _attrs_html(widget["attrs"]))
+        # Parts joined once at the end: adding each option to the string so far copied it again
+        # for every option (quadratic in the length of the list).
+        parts: list[str] = [format_html('<select name="{}"{}>', widget["name"], _attrs_html(widget["attrs"]))]
         for group_name, group_choices, _index in widget["optgroups"]:
             if group_name:
-                html += format_html('\n  <optgroup label="{}">', group_name)
+                parts.append(format_html('\n  <optgroup label="{}">', group_name))
             for option in group_choices:
-                html += format_html(
-                    '\n  <option value="{}"{}>{}</option>\n',
-                    str(option["value"]),
-                    _attrs_html(option["attrs"]),
-                    option["label"],
+                parts.append(
+                    format_html(
+                        '\n  <option value="{}"{}>{}</option>\n',
+                        str(option["value"]),
+                        _attrs_html(option["attrs"]),
+                        option["label"],
+                    )
                 )
             if group_name:
-                html += SafeString("\n  </optgroup>")
-        return html + SafeString("\n</select>")
+                parts.append("\n  </optgroup>")
+        parts.append("\n</select>")
+        return SafeString("".join(parts))

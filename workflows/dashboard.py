@@ -1,9 +1,10 @@
 """The manager's dashboard (DESIGN section 6): pure reads, scoped by the user's LA.
 
 Every figure is aggregated in SQL, so the page runs the same number of queries however many
-officers, cases or escalations the LA has: one query for the overdue checks by kind, two for the
-officers' loads, one for the open escalations, two for today's absences and moves, and one per
-service level (first contact, verification, reviews, concern escalations) for the 12-week trend.
+officers, cases or escalations the LA has: one pass over the LA's cases for the overdue checks by
+kind and the officers' loads together, one for the officers, one for the open escalations, two for
+today's absences and moves, and one per service level (first contact, verification, reviews,
+concern escalations) for the 12-week trend.
 
 The overdue figures use the conditions of ``workflows.overdue``, the same ones the "Overdue
 checks" queue filters with, so a figure and the queue it links to count the same cases.
@@ -23,7 +24,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, Subquery
 from django.urls import reverse
 
 from ehe_register.models import Absence, LocalAuthority, User
@@ -32,11 +33,12 @@ from ehe_register.working_days import LONDON, add_working_days, at_local
 from workflows.escalation_rules import RULES, SAFEGUARDING_RULE_NAMES
 from workflows.models import Escalation, EscalationEvent
 from workflows.overdue import (
+    NEXT_ACTION_LEAVES_OUT,
     REVIEW_STATES,
     OverdueClock,
     OverdueKind,
+    next_action_passed,
     open_escalations,
-    overdue_any_condition,
     overdue_condition,
 )
 from workflows.selectors import episodes_for
@@ -64,13 +66,11 @@ class OverdueFigure:
         return f"{reverse('cases:queue', kwargs={'slug': 'overdue'})}?{urlencode({'check': self.kind.value})}"
 
 
-def overdue_figures(user: Any, clock: OverdueClock) -> list[OverdueFigure]:
-    """How many of the user's LA's cases are overdue, by kind (one query). A case overdue in two
-    ways counts under both kinds."""
-    counts = episodes_for(user).aggregate(
-        **{kind.value: Count("pk", filter=overdue_condition(kind, clock)) for kind in OverdueKind}
-    )
-    return [OverdueFigure(kind=kind, count=counts[kind.value]) for kind in OverdueKind]
+def overdue_figures(user: Any, clock: OverdueClock, loads: list[dict[str, Any]] | None = None) -> list[OverdueFigure]:
+    """How many of the user's LA's cases are overdue, by kind. A case overdue in two ways counts
+    under both kinds. From :func:`episode_loads` (read here when not given)."""
+    loads = episode_loads(user, clock) if loads is None else loads
+    return [OverdueFigure(kind=kind, count=sum(row[f"kind_{kind.value}"] for row in loads)) for kind in OverdueKind]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,30 +97,66 @@ def _absent_on(day: date) -> Q:
     return Q(starts_on__lte=day) & (Q(ends_on__isnull=True) | Q(ends_on__gte=day))
 
 
-def officer_loads(user: Any, clock: OverdueClock) -> list[OfficerLoad]:
-    """Each active EHE officer of the LA (absent ones marked), anyone else holding cases, and the
-    team queue: open cases, cases with work due in the next 5 working days, overdue cases.
-    Two queries: the loads grouped by officer, and the officers."""
+def episode_loads(user: Any, clock: OverdueClock) -> list[dict[str, Any]]:
+    """The LA's active cases grouped by assigned officer (the team queue: no officer), each group
+    with its caseload, its cases with work due in the next 5 working days, its overdue cases and
+    its cases overdue by each kind (``kind_<kind>``).
+
+    One pass over the LA's cases for the overdue figures and the officers' loads together, and each
+    kind's condition is worked out once per case (a materialised CTE of flags): counted straight
+    from the conditions, "overdue", "next action" (which leaves out the other kinds) and the kinds
+    would each evaluate every kind again."""
     horizon = add_working_days(clock.today, DUE_SOON_WORKING_DAYS)
     due_soon = Q(next_action_due__gte=clock.today, next_action_due__lte=horizon) | Q(
         state__in=REVIEW_STATES, review_due_on__gte=clock.today, review_due_on__lte=horizon
     )
-    loads = {
-        row["assigned_officer_id"]: row
-        for row in episodes_for(user)
+    specific = [kind for kind in OverdueKind if kind != OverdueKind.NEXT_ACTION]
+    conditions = {f"f_{kind.value}": overdue_condition(kind, clock) for kind in specific}
+    conditions["f_passed"] = next_action_passed(clock)
+    conditions["f_due_soon"] = due_soon
+    flags = (
+        episodes_for(user)
         .filter(state__in=ACTIVE_STATES)
-        .values(
-            "assigned_officer_id",
-            "assigned_officer__first_name",
-            "assigned_officer__last_name",
-            "assigned_officer__username",
-        )
-        .annotate(
-            caseload=Count("pk"),
-            due_soon=Count("pk", filter=due_soon),
-            overdue=Count("pk", filter=overdue_any_condition(clock)),
-        )
-        .order_by()
+        .annotate(**{name: ExpressionWrapper(test, BooleanField()) for name, test in conditions.items()})
+        .values("assigned_officer_id", *conditions)
+    )
+    inner, params = flags.query.sql_with_params()
+
+    def flag(name: str) -> str:
+        return f"coalesce(e.f_{name}, false)"  # a NULL date makes a condition NULL: not late on it
+
+    left_out = " OR ".join(flag(kind.value) for kind in NEXT_ACTION_LEAVES_OUT)
+    kinds = {kind.value: flag(kind.value) for kind in specific}
+    kinds[OverdueKind.NEXT_ACTION.value] = f"{flag('passed')} AND NOT ({left_out})"
+    overdue = " OR ".join([*(flag(kind.value) for kind in specific), flag("passed")])
+    columns = ", ".join(f"count(*) FILTER (WHERE {test}) AS kind_{name}" for name, test in kinds.items())
+    # Django compiled ``inner``; every value travels as a parameter.
+    sql = f"""
+        WITH e AS MATERIALIZED ({inner})
+        SELECT e.assigned_officer_id, u.first_name, u.last_name, u.username, count(*) AS caseload,
+               count(*) FILTER (WHERE {flag("due_soon")}) AS due_soon,
+               count(*) FILTER (WHERE {overdue}) AS overdue, {columns}
+        FROM e LEFT JOIN ehe_register_user u ON u.id = e.assigned_officer_id
+        GROUP BY 1, 2, 3, 4
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description or ()]
+        rows = cursor.fetchall()
+    renamed = {
+        "first_name": "assigned_officer__first_name",
+        "last_name": "assigned_officer__last_name",
+        "username": "assigned_officer__username",
+    }
+    return [{renamed.get(name, name): value for name, value in zip(names, row, strict=True)} for row in rows]
+
+
+def officer_loads(user: Any, clock: OverdueClock, loads: list[dict[str, Any]] | None = None) -> list[OfficerLoad]:
+    """Each active EHE officer of the LA (absent ones marked), anyone else holding cases, and the
+    team queue: open cases, cases with work due in the next 5 working days, overdue cases.
+    Two queries: the loads grouped by officer (:func:`episode_loads`, unless given), and the officers."""
+    loads_by_officer = {
+        row["assigned_officer_id"]: row for row in (episode_loads(user, clock) if loads is None else loads)
     }
     officers = (
         User.objects.filter(
@@ -131,7 +167,7 @@ def officer_loads(user: Any, clock: OverdueClock) -> list[OfficerLoad]:
     )
     rows: list[OfficerLoad] = []
     for officer in officers:
-        load = loads.pop(officer.pk, {})
+        load = loads_by_officer.pop(officer.pk, {})
         rows.append(
             OfficerLoad(
                 officer_id=officer.pk,
@@ -142,8 +178,8 @@ def officer_loads(user: Any, clock: OverdueClock) -> list[OfficerLoad]:
                 absent=officer.absent,
             )
         )
-    team = loads.pop(None, None)
-    for officer_id, load in sorted(loads.items()):
+    team = loads_by_officer.pop(None, None)
+    for officer_id, load in sorted(loads_by_officer.items()):
         name = " ".join(filter(None, (load["assigned_officer__first_name"], load["assigned_officer__last_name"])))
         rows.append(
             OfficerLoad(
@@ -357,12 +393,20 @@ def sla_first_contact(la: LocalAuthority, clock: OverdueClock, starts: Sequence[
                    e.closed_at IS NOT NULL AND {_local_date("e.closed_at")} <= e.received_on + %(k)s AS closed_first
             FROM workflows_episode e
             WHERE e.local_authority_id = %(la)s AND e.closure_reason <> %(duplicate)s
-              AND e.received_on + %(k)s >= %(first)s AND e.received_on + %(k)s < %(today)s
+              AND e.received_on >= %(first_received)s AND e.received_on < %(received_before)s
         )
         SELECT date_trunc('week', deadline)::date, count(*) FILTER (WHERE met), count(*)
         FROM clocks WHERE met OR NOT closed_first GROUP BY 1
     """  # noqa: S608 - fixed fragments only
-    params = {"k": k, "la": la.pk, "duplicate": ClosureReason.DUPLICATE.value, "first": starts[0], "today": clock.today}
+    # The clock runs out in the window when the notification was received k days before it (the
+    # dates worked out here, so that the condition reads an index range of receipt dates).
+    params = {
+        "k": k,
+        "la": la.pk,
+        "duplicate": ClosureReason.DUPLICATE.value,
+        "first_received": starts[0] - timedelta(days=k),
+        "received_before": clock.today - timedelta(days=k),
+    }
     return Sla(
         key="first_contact",
         title=f"First contact within {k} days",
@@ -394,6 +438,7 @@ def sla_verification(la: LocalAuthority, clock: OverdueClock, starts: Sequence[d
             JOIN jsonb_to_recordset(%(calendar)s::jsonb) AS d(received_on date, deadline date)
               ON d.received_on = e.received_on
             WHERE e.local_authority_id = %(la)s AND e.closure_reason <> %(duplicate)s
+              AND e.received_on BETWEEN %(first_received)s AND %(today)s
               AND d.deadline >= %(first)s AND d.deadline < %(today)s
         )
         SELECT date_trunc('week', deadline)::date, count(*) FILTER (WHERE met), count(*)
@@ -401,6 +446,7 @@ def sla_verification(la: LocalAuthority, clock: OverdueClock, starts: Sequence[d
     """  # noqa: S608 - fixed fragments only
     params = {
         "calendar": json.dumps(calendar),
+        "first_received": first_received,
         "la": la.pk,
         "duplicate": ClosureReason.DUPLICATE.value,
         "first": starts[0],
@@ -631,11 +677,12 @@ def dashboard_for(user: Any, *, as_of: datetime) -> Dashboard:
     """Everything the manager's dashboard shows, for the user's LA at ``as_of``."""
     clock = OverdueClock.of(user.local_authority, as_of)
     slas = service_levels(user, clock)
+    loads = episode_loads(user, clock)
     return Dashboard(
         as_of=as_of,
         today=as_of.astimezone(LONDON).date(),
-        overdue=overdue_figures(user, clock),
-        officers=officer_loads(user, clock),
+        overdue=overdue_figures(user, clock, loads),
+        officers=officer_loads(user, clock, loads),
         escalations=open_escalations_by_age(user, clock),
         absences=absences_today(user, clock),
         moved=cases_moved_today(user, clock),

@@ -61,6 +61,9 @@ def by_system_or_caseworker(episode: Any, actor: Any) -> bool:
 
 # Conditions: callables (episode) -> bool.
 def no_open_safeguarding_escalation(episode: Any) -> bool:
+    loaded = getattr(episode, "_prefetched_objects_cache", {}).get("escalations")
+    if loaded is not None:  # a page that loaded the case's escalations already (the case page)
+        return not any(e.rule in SAFEGUARDING_RULES and e.resolved_at is None for e in loaded)
     return not episode.escalations.filter(rule__in=SAFEGUARDING_RULES, resolved_at__isnull=True).exists()
 
 
@@ -194,6 +197,22 @@ class Episode(models.Model):
                 condition=models.Q(state__in=ACTIVE_STATES),
                 name="episode_queue_mine",
             ),
+            # "Overdue first, then by next action": the team queue and the "Overdue checks" queue
+            # read their cases in next-action order from these (``selectors.queue_keyset_page``).
+            models.Index(
+                fields=["local_authority", "next_action_due", "received_on", "id"],
+                condition=models.Q(state__in=ACTIVE_STATES, assigned_officer__isnull=True),
+                name="episode_queue_team",
+            ),
+            models.Index(
+                fields=["local_authority", "next_action_due", "received_on", "id"],
+                condition=models.Q(state__in=ACTIVE_STATES),
+                name="episode_active_next_action",
+            ),
+            # The dashboard's service levels: an LA's cases received in a window of dates.
+            models.Index(fields=["local_authority", "received_on"], name="episode_la_received"),
+            # The queues' school filter: the schools that opened an LA's cases (an index-only scan).
+            models.Index(fields=["local_authority", "opened_by_school"], name="episode_la_school"),
         ]
         permissions = []
 
@@ -497,6 +516,12 @@ class Escalation(models.Model):
         indexes = [
             models.Index(fields=["local_authority", "rule", "resolved_at"]),
             models.Index(fields=["due_at"], condition=models.Q(resolved_at__isnull=True), name="escalation_open_due"),
+            # An LA's late escalations (the queues' "overdue"): an index range, not every LA's.
+            models.Index(
+                fields=["local_authority", "due_at"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="escalation_open_la_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -29,12 +29,12 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import reduce
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from ehe_register.models import LocalAuthority
 from ehe_register.working_days import LONDON, add_working_days, at_local
 from workflows.escalation_rules import RULES
-from workflows.models import Escalation, TransitionLog
+from workflows.models import Episode, Escalation, TransitionLog
 from workflows.states import ACTIVE_STATES, State
 
 CONSENT_DECISION_WORKING_DAYS = 5  # the consent_required rule's level-1 due time
@@ -128,15 +128,26 @@ def open_escalations() -> QuerySet[Escalation]:
 
 
 def _consent_overdue(clock: OverdueClock) -> Q:
-    entries = TransitionLog.objects.filter(episode=OuterRef("pk"), to_state=State.AWAITING_CONSENT)
-    return Q(state=State.AWAITING_CONSENT) & Q(
-        Exists(entries.filter(at__lt=clock.consent_entered_before)),
-        ~Exists(entries.filter(at__gte=clock.consent_entered_before)),
+    """In ``awaiting_consent`` since before the threshold: its latest entry into the state (the
+    transition log) is older. A subquery over the LA's cases waiting for consent (a partial index,
+    then one index probe of the log each), never a scan of every LA's log."""
+    entered = (
+        TransitionLog.objects.filter(episode=OuterRef("pk"), to_state=State.AWAITING_CONSENT)
+        .order_by("-at")
+        .values("at")[:1]
     )
+    waiting = (
+        Episode.objects.filter(local_authority_id=clock.local_authority_id, state=State.AWAITING_CONSENT)
+        .annotate(entered_at=Subquery(entered))
+        .filter(entered_at__lt=clock.consent_entered_before)
+        .values("pk")
+    )
+    return Q(state=State.AWAITING_CONSENT, pk__in=waiting)
 
 
 def overdue_condition(kind: OverdueKind | str, clock: OverdueClock) -> Q:
-    """Episodes overdue by ``kind`` at the clock's moment (active cases only)."""
+    """Episodes overdue by ``kind`` at the clock's moment (active cases only), of the clock's LA:
+    the subqueries read that LA's escalations and log only."""
     kind = OverdueKind(kind)
     if kind == OverdueKind.VERIFICATION:
         condition = Q(
@@ -156,13 +167,24 @@ def overdue_condition(kind: OverdueKind | str, clock: OverdueClock) -> Q:
     elif kind == OverdueKind.CONSENT:
         condition = _consent_overdue(clock)
     elif kind == OverdueKind.ESCALATION:
-        late = open_escalations().filter(episode=OuterRef("pk"), acknowledged_at__isnull=True, due_at__lt=clock.now)
-        condition = Q(Exists(late), state__in=ACTIVE_STATES)
+        late = open_escalations().filter(
+            local_authority_id=clock.local_authority_id, acknowledged_at__isnull=True, due_at__lt=clock.now
+        )
+        condition = Q(pk__in=late.values("episode_id"), state__in=ACTIVE_STATES)
     else:
         # Any *other* case: one counted by a more specific clock is counted there, not twice.
-        specific = [overdue_condition(other, clock) for other in CASE_CLOCKS if other != OverdueKind.NEXT_ACTION]
-        condition = Q(state__in=CLOCK_STATES, next_action_due__lt=clock.today) & ~reduce(operator.or_, specific)
+        specific = [overdue_condition(other, clock) for other in NEXT_ACTION_LEAVES_OUT]
+        condition = next_action_passed(clock) & ~reduce(operator.or_, specific)
     return condition
+
+
+# The kinds whose cases the "next action date passed" figure leaves out (counted there instead).
+NEXT_ACTION_LEAVES_OUT = tuple(kind for kind in CASE_CLOCKS if kind != OverdueKind.NEXT_ACTION)
+
+
+def next_action_passed(clock: OverdueClock) -> Q:
+    """A case with a clock whose next action date has passed (whatever else it is late on)."""
+    return Q(state__in=CLOCK_STATES, next_action_due__lt=clock.today)
 
 
 def overdue_any_condition(clock: OverdueClock, kinds: tuple[OverdueKind, ...] = tuple(OverdueKind)) -> Q:

@@ -7,7 +7,9 @@ addresses and annotations (overdue, the oldest safeguarding due time), and the c
 tabs come from one query of capped subqueries, one per episode queue (plus one for likely matches).
 A page and its counts read about the same rows however large the LA: keyset pages (``QUEUE_KEYS``,
 :func:`keyset_page`), counts that stop at ``COUNT_CAP`` + 1, and a partial index per queue
-(``Episode.Meta.indexes``).
+(``Episode.Meta.indexes``). The subqueries a queue needs (open safeguarding escalations, late
+escalations) read the LA's own escalations, never every LA's; a queue ordered "overdue first" is
+read in parts, each in index order (:func:`queue_keyset_page`), so no page sorts the whole queue.
 
 - ``safeguarding``: cases in safeguarding review or with an open ``concern_ticked`` /
   ``social_care_known`` escalation, the oldest due first (the front door's queue).
@@ -79,7 +81,7 @@ def episodes_for(user: Any) -> QuerySet[Episode]:
 
 def episode_for(user: Any, pk: int | str) -> Episode:
     """One episode the user may see; anything else is a 404 (see :func:`ehe_register.selectors.child_for`)."""
-    return get_object_or_404(episodes_for(user), pk=pk)
+    return get_object_or_404(episodes_for(user).select_related("assigned_officer"), pk=pk)
 
 
 PER_PAGE = 25
@@ -173,25 +175,29 @@ def default_queue_for(user: Any) -> Queue | None:
 # What each queue holds, as a condition on episodes (so the counts are one aggregate query).
 
 
-def _open_escalations() -> QuerySet[Escalation]:
+def _open_escalations(la_id: int | None) -> QuerySet[Escalation]:
+    """Open escalations someone must act on, of one LA: a subquery over the LA's own escalations
+    (an index range), never a scan of every LA's."""
     notify_only = [name for name, rule in RULES.items() if rule.notify_only]
-    return Escalation.objects.filter(episode=OuterRef("pk"), resolved_at__isnull=True).exclude(rule__in=notify_only)
+    return Escalation.objects.filter(local_authority_id=la_id, resolved_at__isnull=True).exclude(rule__in=notify_only)
 
 
-def overdue_condition(today: date, now: datetime) -> Q:
+def overdue_condition(today: date, now: datetime, la_id: int | None) -> Q:
     """Overdue: the next action's date has passed, the review date has passed, or an open
-    escalation's due time has passed."""
+    escalation's due time has passed (``la_id``: the LA of the episodes it filters)."""
     return (
         Q(next_action_due__lt=today)
         | Q(state__in=[State.MONITORING, State.REVIEW_DUE], review_due_on__lt=today)
-        | Q(Exists(_open_escalations().filter(due_at__lt=now)))
+        | Q(pk__in=_open_escalations(la_id).filter(due_at__lt=now).values("episode_id"))
     )
 
 
-def _safeguarding_condition() -> Q:
-    return Q(state=State.SAFEGUARDING_REVIEW) | Q(
-        Exists(_open_escalations().filter(rule__in=SAFEGUARDING_RULE_NAMES)), state__in=ACTIVE_STATES
-    )
+def _safeguarding_condition(la_id: int | None) -> Q:
+    """In safeguarding review, or active with an open safeguarding escalation: the union of the
+    two (a partial index and an index range of the LA's escalations), not a scan of the LA."""
+    in_review = Episode.objects.filter(local_authority_id=la_id, state=State.SAFEGUARDING_REVIEW).values("pk")
+    escalated = _open_escalations(la_id).filter(rule__in=SAFEGUARDING_RULE_NAMES).values("episode_id")
+    return Q(pk__in=in_review.union(escalated, all=True), state__in=ACTIVE_STATES)
 
 
 def overdue_clock_for(user: Any, now: datetime) -> OverdueClock:
@@ -201,11 +207,12 @@ def overdue_clock_for(user: Any, now: datetime) -> OverdueClock:
 
 def queue_condition(slug: str, user: Any, today: date, now: datetime | None = None) -> Q:
     if slug == "overdue":
-        return overdue_any_condition(overdue_clock_for(user, now or timezone.now()))
+        # Every kind is of active cases: said once more so the planner reads the active cases' index.
+        return overdue_any_condition(overdue_clock_for(user, now or timezone.now())) & Q(state__in=ACTIVE_STATES)
     active = Q(state__in=ACTIVE_STATES)
     unassigned = Q(assigned_officer__isnull=True)
     conditions: dict[str, Callable[[], Q]] = {
-        "safeguarding": _safeguarding_condition,
+        "safeguarding": lambda: _safeguarding_condition(staff_la_id(user)),
         "new": lambda: active & unassigned & Q(first_contact_at__isnull=True),
         "consent": lambda: Q(state=State.AWAITING_CONSENT),
         "mine": lambda: active & Q(assigned_officer_id=user.pk),
@@ -258,17 +265,24 @@ def _ordering(slug: str) -> list[Any]:
     return [key.order_by() for key in QUEUE_KEYS[slug]]
 
 
-def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime) -> QuerySet[Episode]:
-    """What a queue row shows, loaded with the rows rather than one query per row."""
-    safeguarding_due = (
-        _open_escalations().filter(rule__in=SAFEGUARDING_RULE_NAMES).order_by("due_at").values("due_at")[:1]
+def _safeguarding_due(la_id: int | None) -> Subquery:
+    """The earliest due time of the case's open safeguarding escalations."""
+    return Subquery(
+        _open_escalations(la_id)
+        .filter(episode=OuterRef("pk"), rule__in=SAFEGUARDING_RULE_NAMES)
+        .order_by("due_at")
+        .values("due_at")[:1]
     )
+
+
+def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime, la_id: int | None) -> QuerySet[Episode]:
+    """What a queue row shows, loaded with the rows rather than one query per row."""
     return (
         episodes.select_related("child", "local_authority", "assigned_officer", "opened_by_school")
         .annotate(
             # CASE rather than the bare condition: a NULL date makes the condition NULL, which sorts first.
-            is_overdue=Case(When(overdue_condition(today, now), then=Value(True)), default=Value(False)),
-            safeguarding_due=Subquery(safeguarding_due),
+            is_overdue=Case(When(overdue_condition(today, now, la_id), then=Value(True)), default=Value(False)),
+            safeguarding_due=_safeguarding_due(la_id),
         )
         .prefetch_related(
             Prefetch(
@@ -280,12 +294,18 @@ def _with_row_facts(episodes: QuerySet[Episode], today: date, now: datetime) -> 
     )
 
 
-def queue_episodes(slug: str, user: Any, *, today: date, now: datetime) -> QuerySet[Episode]:
-    """The episodes of an episode queue, in the queue's order, with what a row shows."""
+def queue_matching(slug: str, user: Any, *, today: date, now: datetime) -> QuerySet[Episode]:
+    """The episodes of an episode queue, unordered and without what a row shows (for counts and
+    for :func:`queue_keyset_page`)."""
     if slug == MATCHES or slug not in QUEUES_BY_SLUG:
         raise ValueError(f"{slug} is not a queue of cases")
-    episodes = episodes_for(user).filter(queue_condition(slug, user, today, now))
-    return _with_row_facts(episodes, today, now).order_by(*_ordering(slug))
+    return episodes_for(user).filter(queue_condition(slug, user, today, now))
+
+
+def queue_episodes(slug: str, user: Any, *, today: date, now: datetime) -> QuerySet[Episode]:
+    """The episodes of an episode queue, in the queue's order, with what a row shows."""
+    episodes = queue_matching(slug, user, today=today, now=now)
+    return _with_row_facts(episodes, today, now, staff_la_id(user)).order_by(*_ordering(slug))
 
 
 COUNT_CAP = 1000
@@ -422,6 +442,78 @@ def keyset_page(queryset: QuerySet[Any], keys: tuple[SortKey, ...], after: str, 
     return KeysetPage(rows=rows, next_after=keyset_token(keys, rows[-1]) if more else "", first=values is None)
 
 
+def _overdue_parts(today: date, now: datetime, la_id: int | None) -> list[tuple[bool, Q]]:
+    """:func:`overdue_condition` split three ways, each part readable in the order of the keys
+    after "overdue first" from an index: the cases whose next action date has passed (overdue: an
+    index range), the few others that are overdue all the same (a review date passed, an
+    escalation late: found from those rows), and the rest (not overdue: an index range, less those
+    few)."""
+    date_passed = Q(next_action_due__lt=today)
+    date_not_passed = Q(next_action_due__gte=today) | Q(next_action_due__isnull=True)
+    review_passed = Q(state__in=[State.MONITORING, State.REVIEW_DUE], review_due_on__lt=today)
+    escalation_late = _open_escalations(la_id).filter(due_at__lt=now)
+    otherwise = (
+        Episode.objects.filter(review_passed, local_authority_id=la_id)
+        .values("pk")
+        .union(escalation_late.values("episode_id"), all=True)
+    )
+    return [
+        (True, date_passed),
+        (True, date_not_passed & Q(pk__in=otherwise)),
+        # NOT EXISTS (an anti-join, probed per row), not NOT IN (a hash of every late escalation)
+        (False, date_not_passed & ~review_passed & ~Q(Exists(escalation_late.filter(episode=OuterRef("pk"))))),
+    ]
+
+
+_NO_ROWS = Q(pk__isnull=True)  # a part of a page that the "after" row has passed: real SQL, no rows
+
+
+def queue_keyset_page(
+    slug: str,
+    user: Any,
+    matching: QuerySet[Episode],
+    after: str,
+    *,
+    today: date,
+    now: datetime,
+    per_page: int = PER_PAGE,
+) -> KeysetPage:
+    """One page of a queue (``matching``: :func:`queue_matching`, filtered or not), exactly as
+    :func:`keyset_page` of :func:`queue_episodes` would give it, in one query that reads about a
+    page of rows whatever the size of the LA: a subquery finds the page's cases from the sort keys
+    alone, and only those rows are joined to what a row shows.
+
+    A queue ordered "overdue first" (``is_overdue``, a value of the moment, not a column) is read
+    as the union of :func:`_overdue_parts`, each part in the order of the other keys and cut at a
+    page, so that no part sorts the whole queue; the page is the first rows of that union."""
+    keys = QUEUE_KEYS[slug]
+    values = keyset_values(keys, after)
+    la_id = staff_la_id(user)
+    if keys[0] == _OVERDUE_FIRST:
+        rest = keys[1:]
+        parts = []
+        for overdue, condition in _overdue_parts(today, now, la_id):
+            part = matching.filter(condition)
+            if values is not None:
+                if values[0] == overdue:
+                    part = part.filter(keyset_after(rest, values[1:]))
+                elif not values[0]:  # the "after" row is not overdue: no overdue row follows it
+                    part = part.filter(_NO_ROWS)
+            parts.append(part.order_by(*[key.order_by() for key in rest]).values("pk")[: per_page + 1])
+        page = parts[0].union(*parts[1:], all=True)
+    else:
+        if any(key.name == "safeguarding_due" for key in keys):
+            matching = matching.annotate(safeguarding_due=_safeguarding_due(la_id))
+        if values is not None:
+            matching = matching.filter(keyset_after(keys, values))
+        page = matching.order_by(*_ordering(slug)).values("pk")[: per_page + 1]
+    episodes = _with_row_facts(episodes_for(user).filter(pk__in=page), today, now, la_id).order_by(*_ordering(slug))
+    rows = list(episodes[: per_page + 1])
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    return KeysetPage(rows=rows, next_after=keyset_token(keys, rows[-1]) if more else "", first=values is None)
+
+
 # ----------------------------------------------------------------------------------------------
 # Likely matches
 
@@ -480,7 +572,7 @@ def episodes_filter(
     elif filters.officer:
         episodes = episodes.filter(assigned_officer_id=int(filters.officer))
     if filters.overdue:
-        episodes = episodes.filter(overdue_condition(today, now))
+        episodes = episodes.filter(overdue_condition(today, now, staff_la_id(user)))
     if filters.overdue_check:
         kind = OverdueKind(filters.overdue_check)
         episodes = episodes.filter(overdue_check_condition(kind, overdue_clock_for(user, now)))

@@ -335,7 +335,6 @@ def check_answers(request: HttpRequest) -> HttpResponse:
         # Something changed since the form was sent (a school taken away, a date now in the
         # future after a clock change): the form shows what to fix.
         return redirect("schools:notify")
-    context: dict[str, Any] = {"form": form, "sections": answer_sections(form)}
     if request.method == "POST":
         try:
             notification = notification_submit(
@@ -343,11 +342,11 @@ def check_answers(request: HttpRequest) -> HttpResponse:
                 as_of=timezone.now(),
             )
         except SubmissionRateLimited as limited:
-            context["rate_limit_message"] = str(limited)
+            context = {"form": form, "sections": answer_sections(form), "rate_limit_message": str(limited)}
             return render(request, "schools/check_answers.html", context, status=429)
         request.session.pop(DRAFT_SESSION_KEY, None)
         return redirect("schools:confirmation", reference=notification.reference)
-    return render(request, "schools/check_answers.html", context)
+    return render(request, "schools/check_answers.html", {"form": form, "sections": answer_sections(form)})
 
 
 @role_required(Role.SCHOOL_USER)

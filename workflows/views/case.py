@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
@@ -108,8 +108,9 @@ class TimelineItem:
     tag: str = ""
 
 
-def _timeline(episode: Episode) -> list[TimelineItem]:
-    """Every transition, activity, escalation event and message of the case, newest first."""
+def _timeline(episode: Episode, activities: list[Activity]) -> list[TimelineItem]:
+    """Every transition, activity, escalation event and message of the case, newest first
+    (``activities``: the case's own, loaded with the page's other activities)."""
     items: list[TimelineItem] = []
     states = dict(State.choices)
     for log in TransitionLog.objects.filter(episode=episode).order_by("at", "id"):
@@ -127,7 +128,7 @@ def _timeline(episode: Episode) -> list[TimelineItem]:
                 tag=log.to_state,
             )
         )
-    for activity in Activity.objects.filter(episode=episode).select_related("recorded_by"):
+    for activity in activities:
         details = []
         if activity.child_seen:
             details.append("Child seen alone" if activity.child_seen_alone else "Child seen")
@@ -227,7 +228,18 @@ def _message_items(episode: Episode) -> list[TimelineItem]:
     return items
 
 
-def _previous_involvement(request: HttpRequest, episode: Episode) -> dict[str, Any]:
+def _activities(episode: Episode) -> list[Activity]:
+    """The case's own activities (its timeline) and the child's safeguarding concerns on any of
+    their cases (previous involvement), newest first, in one query."""
+    return list(
+        Activity.objects.filter(episode__child_id=episode.child_id)
+        .filter(Q(episode_id=episode.pk) | Q(safeguarding_concern=True))
+        .select_related("recorded_by", "episode__local_authority")
+        .order_by("-occurred_at", "-pk")
+    )
+
+
+def _previous_involvement(request: HttpRequest, episode: Episode, activities: list[Activity]) -> dict[str, Any]:
     """What the LA already knew: earlier cases and how they closed, concerns, schools, social care."""
     child = episode.child
     earlier = list(
@@ -237,11 +249,7 @@ def _previous_involvement(request: HttpRequest, episode: Episode) -> dict[str, A
         .select_related("opened_by_school")
         .order_by("-opened_at")
     )
-    concern_activities = list(
-        Activity.objects.filter(episode__child=child, safeguarding_concern=True)
-        .select_related("episode__local_authority")
-        .order_by("-occurred_at")
-    )
+    concern_activities = [activity for activity in activities if activity.safeguarding_concern]
     concern_escalations = list(
         Escalation.objects.filter(episode__child=child, rule="concern_ticked")
         .select_related("episode__local_authority")
@@ -371,6 +379,18 @@ def _case_context(
     if may_self_assign and self_assign_form is None:
         self_assign_form = SelfAssignForm(initial={"version": episode.version})
     status = contacts_status(episode)
+    activities = _activities(episode)
+    # The case's escalations, once: the panels below and the machine's conditions (which transitions
+    # the user may make now: ``no_open_safeguarding_escalation``) read them.
+    prefetch_related_objects(
+        [episode],
+        Prefetch(
+            "escalations",
+            queryset=Escalation.objects.select_related("acknowledged_by", "owner_user").order_by("raised_at", "pk"),
+        ),
+    )
+    notify_only = {name for name, rule in RULES.items() if rule.notify_only}
+    now = timezone.now()
     return {
         "episode": episode,
         "child": child,
@@ -379,12 +399,12 @@ def _case_context(
             year_group_label(child.derived_year_group) if child.derived_year_group is not None else ""
         ),
         "may_change_contact_details": bool(user.roles & {Role.EHE_OFFICER, Role.EHE_MANAGER}),
-        "involvement": _previous_involvement(request, episode),
+        "involvement": _previous_involvement(request, episode, activities),
         "carers": list(child.carer_links.select_related("person").order_by("pk")),
         "siblings": _siblings(request, episode),
         "addresses": _addresses(episode),
         "contacts_status": status,
-        "timeline": _timeline(episode),
+        "timeline": _timeline(episode, [a for a in activities if a.episode_id == episode.pk]),
         "history": _field_history(episode) if user.roles & HISTORY_ROLES else None,
         "transitions": _transition_buttons(request, episode),
         "may_record": episode.is_active and bool(user.roles & {Role.EHE_OFFICER, Role.EHE_MANAGER}),
@@ -398,11 +418,9 @@ def _case_context(
         # Legal holds and subject access exports: EHE managers.
         "holds_in_force": (sum(1 for hold in child.legal_holds.all() if hold.in_force_on(today)) if is_manager else 0),
         "open_escalations": [
-            escalation_panel(user, e, timezone.now())
-            for e in episode.escalations.filter(resolved_at__isnull=True)
-            .exclude(rule__in=[name for name, rule in RULES.items() if rule.notify_only])
-            .select_related("episode", "acknowledged_by", "owner_user")
-            .order_by("raised_at")
+            escalation_panel(user, e, now)
+            for e in episode.escalations.all()
+            if e.resolved_at is None and e.rule not in notify_only
         ],
         "concerns": list(Concern.objects.filter(episode=episode).select_related("author").order_by("-raised_at")),
         # In safeguarding review the machine offers no concern_raised button: a further concern

@@ -32,7 +32,6 @@ from workflows.models import Episode
 from workflows.selectors import (
     MATCHES,
     PER_PAGE,
-    QUEUE_KEYS,
     QUEUE_ROLES,
     QUEUES_BY_SLUG,
     CappedCount,
@@ -41,12 +40,12 @@ from workflows.selectors import (
     default_queue_for,
     episodes_filter,
     episodes_for,
-    keyset_page,
     officers_of,
     open_matches_for,
     possible_matches_for,
     queue_counts,
-    queue_episodes,
+    queue_keyset_page,
+    queue_matching,
     queues_for,
     schools_in_cases_of,
 )
@@ -128,9 +127,11 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
     officers = officers_of(user)
     form = QueueFilterForm(request.GET or None, schools=schools_in_cases_of(user), officers=officers)
     episodes = episodes_filter(
-        queue_episodes(slug, user, today=today, now=now), user, form.filters(), today=today, now=now
+        queue_matching(slug, user, today=today, now=now), user, form.filters(), today=today, now=now
     )
-    page = keyset_page(episodes, QUEUE_KEYS[slug], request.GET.get("after", ""), per_page=PER_PAGE)
+    page = queue_keyset_page(
+        slug, user, episodes, request.GET.get("after", ""), today=today, now=now, per_page=PER_PAGE
+    )
     total = capped_count(episodes) if page.rows or not page.first else CappedCount(0)
     number = 1 if page.first else _page_number(request.GET.get("page"))
     may_bulk_assign = user.has_role(Role.EHE_MANAGER)  # type: ignore[union-attr]
