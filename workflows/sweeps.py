@@ -35,8 +35,8 @@ subtransaction slower). Every step is idempotent (raising is ``ON CONFLICT DO NO
 and moving re-read their condition, messages have idempotency keys), so a failure loses at most
 the batch it happened in and the next sweep carries on from the facts. Memory and every
 statement's parameters are bounded by the batch. Planner statistics of the tables a sweep writes
-are refreshed when they have gone stale (after a bulk load, and after each step that wrote many
-rows).
+are refreshed when they have gone stale (after a bulk load, every few steps of a sweep that
+writes many rows, and at its end).
 
 Working-day rules change only on working days: "N working days after receipt" is reached at the
 start of the N-th working day, and a review date "has passed" from the start of the first working
@@ -569,15 +569,16 @@ def sweep_run(
         # A dry run is one transaction, rolled back at the end, so that each step sees what the
         # steps before it did (its batches become savepoints).
         with transaction.atomic() if dry_run else nullcontext():
-            for step in _steps(climb):
+            for done, step in enumerate(_steps(climb), start=1):
                 _in_batches(run, step)
-                if not dry_run:
+                if not dry_run and done % 8 == 0:
                     statistics_refresh()
             if dry_run:
                 transaction.set_rollback(True)
     finally:
         _unlock(SWEEP_LOCK)
     if not dry_run:
+        statistics_refresh()
         logger.info("Sweep at %s: %s", as_of.isoformat(), _summary(counts))
     return counts
 
