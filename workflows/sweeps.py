@@ -555,7 +555,7 @@ def sweep_run(
         return counts
     if episode_ids is not None:
         run = _Run(as_of, clocks, list(episode_ids), counts)
-        with transaction.atomic():
+        with transaction.atomic(savepoint=dry_run):
             for step in _steps(climb):
                 step(run)
             if dry_run:

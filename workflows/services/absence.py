@@ -98,7 +98,7 @@ def absence_cover_apply(
         "officer_role": Role.EHE_OFFICER.value,
     }
     only = "AND e.id = ANY(%(episode_ids)s)" if episode_ids is not None else ""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""

@@ -87,7 +87,7 @@ def episodes_bulk_transition(
         RETURNING episode_id
     """  # noqa: S608 - the only interpolation is Django's own compiled, parameterised subquery
     params: list[Any] = [*chosen_params, sources, target, as_of, target, transition, SYSTEM.display_name, reason, as_of]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             moved = sorted(row[0] for row in cursor.fetchall())

@@ -405,7 +405,7 @@ def escalations_raise_many(
         if once
         else ""
     )
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH found AS (
@@ -467,7 +467,7 @@ def escalations_resolve_many(*, escalation_ids: Sequence[int], as_of: datetime, 
     """
     if not escalation_ids:
         return []
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             """
             WITH resolved AS (
@@ -546,7 +546,7 @@ def escalations_climb_batch(
             SELECT y.id FROM workflows_escalation y
             WHERE y.resolved_at IS NULL AND y.acknowledged_at IS NULL AND y.due_at <= %(as_of)s AND y.id > %(after)s
             ORDER BY y.id LIMIT %(limit)s)"""
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH ladder AS (
