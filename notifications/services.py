@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +84,9 @@ class MessageSpec:
     payload: dict[str, Any] | None = None
 
 
+_SPEC_FIELDS = tuple(f.name for f in fields(MessageSpec))
+
+
 def messages_enqueue_many(*, messages: Sequence[MessageSpec], as_of: datetime) -> list[int]:
     """Write many messages in one statement, once per idempotency key; returns the ids written.
 
@@ -93,7 +96,8 @@ def messages_enqueue_many(*, messages: Sequence[MessageSpec], as_of: datetime) -
         raise RuntimeError("messages_enqueue_many must run inside the transaction of the change that causes it")
     if not messages:
         return []
-    rows = [{**asdict(m), "payload": m.payload or {}} for m in messages]
+    # Field by field, not ``asdict``: that deep-copies every payload (17 s of a sweep raising 90,000).
+    rows = [{name: getattr(m, name) for name in _SPEC_FIELDS} | {"payload": m.payload or {}} for m in messages]
     with connection.cursor() as cursor:
         cursor.execute(
             """
