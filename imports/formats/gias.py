@@ -37,7 +37,8 @@ from django.db import transaction
 
 from ehe_register.models import LocalAuthority, School
 from ehe_register.validators import validate_postcode
-from imports.formats.base import FileRefused, date_parse, text
+from imports.formats import BadFile, RowError
+from imports.formats.base import date_parse, text
 
 COLUMNS = {
     "urn": "URN",
@@ -57,13 +58,6 @@ _SPECIAL = re.compile(r"\bspecial\b", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
-@dataclass(frozen=True)
-class GiasRowError:
-    row: int
-    where: str
-    message: str
-
-
 @dataclass
 class GiasCounts:
     """What an extract did (or, in a dry run, would do) to the schools list."""
@@ -75,7 +69,7 @@ class GiasCounts:
     closed: int = 0  # rows for closed schools, kept with their close date
     special: int = 0  # rows for special schools, flagged for the consent rule
     skipped: int = 0  # establishments of an LA not on the register
-    errors: list[GiasRowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
     dry_run: bool = False
 
 
@@ -90,7 +84,7 @@ def gias_apply(
 
     ``local_authority_codes`` limits the load to those LAs' establishments (the rest are skipped);
     by default every LA on the register is loaded, since schools near a border notify children
-    of neighbouring LAs. Raises :class:`FileRefused` (and changes nothing) for a file that is not a
+    of neighbouring LAs. Raises :class:`BadFile` (and changes nothing) for a file that is not a
     GIAS extract: a byte-order mark, bytes that are not Windows-1252, a missing or repeated
     column, or no rows.
     """
@@ -105,7 +99,7 @@ def gias_apply(
         with transaction.atomic():
             _apply(rows, counts, la_ids, batch_size, write=True)
     if counts.rows == 0:
-        raise FileRefused("The file has column headings but no schools")
+        raise BadFile("The file has column headings but no schools")
     return counts
 
 
@@ -157,7 +151,7 @@ def _school_values(
     before = len(counts.errors)
 
     def problem(key: str, message: str) -> None:
-        counts.errors.append(GiasRowError(row, COLUMNS.get(key) or OPTIONAL_COLUMNS.get(key, key), message))
+        counts.errors.append(RowError(row, COLUMNS.get(key) or OPTIONAL_COLUMNS.get(key, key), message))
 
     urn = values["urn"]
     if not re.fullmatch(r"[0-9]{6}", urn):
@@ -222,7 +216,7 @@ def _rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
     was re-saved, and its text is no longer Windows-1252), the columns present once each."""
     head = stream.read(3)
     if any(head.startswith(bom) for bom in _BOMS):
-        raise FileRefused(
+        raise BadFile(
             "The file starts with a byte-order mark, so it has been re-saved since GIAS made it and is no "
             "longer in the Windows-1252 encoding GIAS uses. Download the extract from GIAS again and "
             "upload it without opening it in a spreadsheet"
@@ -232,14 +226,14 @@ def _rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         headings = next(reader, None)
         if not headings:
-            raise FileRefused("The file is empty")
+            raise BadFile("The file is empty")
         index = _columns(headings)
         for row, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
                 continue
             yield row, {key: text(cells[i]) if i < len(cells) else "" for key, i in index.items()}
     except csv.Error as error:
-        raise FileRefused(f"Row {row + 1} cannot be read as CSV ({error})") from error
+        raise BadFile(f"Row {row + 1} cannot be read as CSV ({error})") from error
 
 
 def _decoded_lines(raw: io.RawIOBase) -> Iterator[str]:
@@ -249,7 +243,7 @@ def _decoded_lines(raw: io.RawIOBase) -> Iterator[str]:
         try:
             yield line.decode("cp1252")
         except UnicodeDecodeError as error:
-            raise FileRefused(
+            raise BadFile(
                 f"Line {number} of the file has bytes that are not Windows-1252 text, the encoding GIAS uses. "
                 "Download the extract from GIAS again and upload it without opening it in a spreadsheet"
             ) from error
@@ -261,10 +255,10 @@ def _columns(headings: list[str]) -> dict[str, int]:
     wanted = {**COLUMNS, **OPTIONAL_COLUMNS}
     repeated = sorted({h for h in stripped if h in wanted.values() and stripped.count(h) > 1})
     if repeated:
-        raise FileRefused(f"These columns appear more than once: {', '.join(repeated)}")
+        raise BadFile(f"These columns appear more than once: {', '.join(repeated)}")
     missing = [heading for heading in COLUMNS.values() if heading not in stripped]
     if missing:
-        raise FileRefused(
+        raise BadFile(
             f"The file is missing these GIAS columns: {', '.join(missing)}. Use the full establishment "
             "extract (edubasealldata) from GIAS"
         )

@@ -265,7 +265,7 @@ def _row_read(
         source = "parent_phone" if part == "emergency_phone" else f"parent_{part}"
         where[f"parent_1_{part}"] = columns.get(source, LEGACY_FIELDS[source].label)
     where["parents"] = where["parent_1_first_name"]
-    problems = Problems(where=where)
+    problems = Problems(where=where, row=number)
 
     raw = {key: value(key) for key in LEGACY_FIELDS}
     parent = {

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ehe_register.models import School
-from imports.formats.base import FileRefused
+from imports.formats import BadFile
 from imports.formats.gias import gias_apply
 from tests.factories import SchoolFactory
 
@@ -156,7 +156,7 @@ def test_a_row_that_cannot_be_read_is_reported_and_the_rest_go_on(la) -> None:
     ]
     counts = gias_apply(extract(rows))
 
-    assert [(e.row, e.where, e.message) for e in counts.errors] == [
+    assert [(e.row, e.column, e.message) for e in counts.errors] == [
         (2, "URN", "URN must be 6 digits, like 125300"),
         (3, "OpenDate", "OpenDate must be a real date, like 01-09-2010"),
         (4, "EstablishmentName", "EstablishmentName is blank"),
@@ -187,9 +187,9 @@ def test_a_row_that_cannot_be_read_is_reported_and_the_rest_go_on(la) -> None:
     ],
 )
 def test_bad_files_are_refused_and_change_nothing(la, data, message) -> None:
-    with pytest.raises(FileRefused) as refused:
+    with pytest.raises(BadFile) as refused:
         gias_apply(data())
-    assert message in refused.value.message
+    assert message in str(refused.value)
     assert not School.objects.exists()  # rows before the bad one were rolled back too
 
 

@@ -196,7 +196,7 @@ def test_rows_become_import_records_carrying_their_cases(la) -> None:
     assert [(p.first_name, p.relationship, p.emergency_phone) for p in child.parents] == [
         ("Aoife", Relationship.MOTHER, "07700900123")
     ]
-    assert [(e.where, e.message) for e in rows[1].errors] == [
+    assert [(e.column, e.message) for e in rows[1].errors] == [
         ("Notes", "A section 437 notice or school attendance order case needs the date the notice was served")
     ]
 
@@ -278,7 +278,7 @@ def test_a_row_with_problems_gets_plain_messages_naming_its_columns(la, other_la
     assert row.row == 2
     assert len(row.errors) == len(expected)
     for error, (where, start) in zip(row.errors, expected, strict=True):
-        assert error.where == where
+        assert error.column == where
         assert error.message.startswith(start)
 
 
