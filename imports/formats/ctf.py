@@ -60,7 +60,7 @@ contacts with parental responsibility become the parents. A pupil leaving a spec
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import IO, Any
 from xml.etree.ElementTree import Element, ParseError
@@ -68,13 +68,15 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml
 import defusedxml.ElementTree as DefusedET
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ehe_register.models import LocalAuthority, Relationship, School, SenStatus, SocialCareStatus
 from ehe_register.validators import validate_uk_phone
-from imports.formats import BadFile
+from imports.formats import BadFile, ImportContext, Outcome, register
 from imports.formats.base import ParsedRow, Problems, child_details_check, detail, text
-from workflows.services.intake import IntakeRecord
+from imports.formats.cases import CaseRowsFormat, is_one_open_case
+from workflows.services.intake import IntakeRecord, intake_child, intake_episode_open, possible_matches_store
 from workflows.states import Source
 
 # ---------------------------------------------------------------------------------------------
@@ -455,3 +457,44 @@ def _first_uk_phone(phones: list[str]) -> str:
         except ValidationError:
             continue  # not a UK phone number: try the contact's next one
     return phones[0] if phones else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The format: each pupil through the one intake path, as a school's notification is
+
+
+class CtfFormat(CaseRowsFormat):
+    """A CTF's pupils as school notifications (see the module's docstring): each child found or
+    created by ``intake_child`` and a case opened in ``notified`` by ``intake_episode_open``
+    (the risk check runs as for the school's form), one savepoint per pupil."""
+
+    kind = "ctf"
+    label = "a Common Transfer File (CTF)"
+    extensions: tuple[str, ...] = (".xml",)
+    surname_where = "Surname"
+    upn_where = "UPN"
+    row_word = "pupil"
+
+    def parsed(self, stream: IO[bytes], *, extension: str, context: ImportContext) -> Iterator[ParsedRow]:
+        return ctf_parse(
+            stream, local_authority=context.local_authority, file_name=context.file_name, today=context.today
+        )
+
+    def write(self, records: Sequence[tuple[int, IntakeRecord]], *, context: ImportContext) -> list[Outcome]:
+        outcomes = self.classify(records, context=context)
+        for index, ((_, record), outcome) in enumerate(zip(records, outcomes, strict=True)):
+            if outcome == Outcome.UNCHANGED:
+                continue
+            try:
+                with transaction.atomic():
+                    found = intake_child(record, as_of=context.as_of)
+                    possible_matches_store(found, as_of=context.as_of)
+                    intake_episode_open(record, found.child, as_of=context.as_of)
+            except IntegrityError as error:  # the child's case was opened since the chunk was classified
+                if not is_one_open_case(error):
+                    raise
+                outcomes[index] = Outcome.UNCHANGED
+        return outcomes
+
+
+register(CtfFormat())

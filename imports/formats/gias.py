@@ -27,17 +27,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import IO
+from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ehe_register.models import LocalAuthority, School
+from ehe_register.roles import Role
 from ehe_register.validators import validate_postcode
-from imports.formats import BadFile, RowError
+from imports.formats import BadFile, ImportContext, Outcome, RowError, register
 from imports.formats.base import date_parse, text
 
 COLUMNS = {
@@ -123,25 +124,40 @@ def _apply(
 
 def _flush(batch: list[dict[str, object]], counts: GiasCounts, *, write: bool) -> None:
     """Compare a batch with the schools held (one query) and write what is new or changed."""
+    outcomes, new, changed = schools_compare(batch)
+    counts.unchanged += outcomes.count("unchanged")
+    counts.created += len(new)
+    counts.updated += len(changed)
+    if write:
+        schools_write(new, changed)
+
+
+def schools_compare(batch: list[dict[str, object]]) -> tuple[list[str], list[School], list[School]]:
+    """Each school's values against the school held (one query): ``created``, ``updated`` or
+    ``unchanged`` for each, and the schools to create and to update (changed in memory)."""
     held = {s.urn: s for s in School.objects.filter(urn__in=[v["urn"] for v in batch])}
+    outcomes: list[str] = []
     new: list[School] = []
     changed: list[School] = []
     for values in batch:
         school = held.get(str(values["urn"]))
         if school is None:
             new.append(School(**values))  # type: ignore[misc]
+            outcomes.append("created")
             continue
         if all(getattr(school, name) == values[name] for name in (*FIELDS, *DATE_FIELDS)):
-            counts.unchanged += 1
+            outcomes.append("unchanged")
             continue
         for name in (*FIELDS, *DATE_FIELDS):
             setattr(school, name, values[name])
         changed.append(school)
-    counts.created += len(new)
-    counts.updated += len(changed)
-    if write:
-        School.objects.bulk_create(new)
-        School.objects.bulk_update(changed, [*FIELDS, *DATE_FIELDS])
+        outcomes.append("updated")
+    return outcomes, new, changed
+
+
+def schools_write(new: list[School], changed: list[School]) -> None:
+    School.objects.bulk_create(new)
+    School.objects.bulk_update(changed, [*FIELDS, *DATE_FIELDS])
 
 
 def _school_values(
@@ -284,3 +300,67 @@ class _Rejoined(io.RawIOBase):
         data = self._stream.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# The format: the same steps through the import pipeline, with its preview and history
+
+
+class GiasFormat:
+    """The schools list through the pipeline: each row a school created (NEW), changed (UPDATED)
+    or as held (UNCHANGED); an establishment of an LA not on the register is skipped and counted
+    as unchanged (nothing about it changes). EHE managers load it; it is national reference data,
+    so every LA's schools on the register are loaded, as :func:`gias_apply` does."""
+
+    kind = "gias"
+    label = "the GIAS schools list"
+    extensions: tuple[str, ...] = (".csv",)
+    columns: tuple[Any, ...] = ()
+    template_available = False
+    roles = (Role.EHE_MANAGER,)
+
+    def rows(
+        self, stream: IO[bytes], *, extension: str, context: ImportContext
+    ) -> Iterator[tuple[int, dict[str, str]]]:
+        any_row = False
+        for number, values in _rows(stream):
+            any_row = True
+            yield number, values
+        if not any_row:
+            raise BadFile("The file has column headings but no schools")
+
+    def to_record(self, row_number: int, row: dict[str, str], *, context: ImportContext) -> Any:
+        cache = context.cache
+        if "counts" not in cache:
+            cache["counts"] = GiasCounts()
+            cache["seen"] = {}
+            cache["la_ids"] = dict(LocalAuthority.objects.values_list("dfe_code", "pk"))
+        counts: GiasCounts = cache["counts"]
+        before = len(counts.errors)
+        values = _school_values(row_number, row, counts, cache["la_ids"], cache["seen"])
+        if len(counts.errors) > before:
+            errors = counts.errors[before:]
+            del counts.errors[before:]  # the pipeline keeps them; per-file state stays small
+            return errors
+        return values if values is not None else SKIPPED
+
+    def classify(self, records: Sequence[tuple[int, Any]], *, context: ImportContext) -> list[Outcome]:
+        return self._compare(records)[0]
+
+    def write(self, records: Sequence[tuple[int, Any]], *, context: ImportContext) -> list[Outcome]:
+        outcomes, new, changed = self._compare(records)
+        schools_write(new, changed)
+        return outcomes
+
+    def _compare(self, records: Sequence[tuple[int, Any]]) -> tuple[list[Outcome], list[School], list[School]]:
+        schools = [values for _, values in records if values is not SKIPPED]
+        compared, new, changed = schools_compare(schools) if schools else ([], [], [])
+        found = iter(_OUTCOMES[outcome] for outcome in compared)
+        return [Outcome.UNCHANGED if values is SKIPPED else next(found) for _, values in records], new, changed
+
+
+#: An establishment of an LA not on the register: nothing to write.
+SKIPPED: dict[str, object] = {}
+_OUTCOMES = {"created": Outcome.NEW, "updated": Outcome.UPDATED, "unchanged": Outcome.UNCHANGED}
+
+register(GiasFormat())
