@@ -41,7 +41,8 @@ def check_extension(file_name: str, extensions: Iterable[str]) -> str:
         if name.endswith(extension):
             return extension
     allowed = " or ".join(e.lstrip(".").upper() for e in extensions)
-    raise BadFile(f"The file must be a {allowed} file. '{file_name}' is not.")
+    article = "an" if allowed[:1] in set("AEFHILMNORSX") else "a"  # said as letters: "an XML file"
+    raise BadFile(f"The file must be {article} {allowed} file. '{file_name}' is not.")
 
 
 def read_table(
