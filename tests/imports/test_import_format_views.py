@@ -190,3 +190,22 @@ def test_the_column_step_without_an_upload_goes_back_to_the_upload(officer: User
     session["imports_legacy_upload"] = {"kept": "../../etc/passwd", "file_name": "x.csv"}
     session.save()
     assert client.get(reverse("imports:legacy_columns"))["Location"] == reverse("imports:legacy")
+
+
+@pytest.mark.django_db
+def test_hostile_headings_are_offered_as_columns_without_a_server_error(officer: User) -> None:
+    import json
+
+    strings = json.loads((Path(__file__).resolve().parents[1] / "data" / "blns.json").read_text())
+    from imports.formats.tabular import is_formula
+
+    headings = list(dict.fromkeys(s.strip() for s in strings if s.strip() and not is_formula(s.strip())))[:200]
+    client = client_for(officer)
+    content = register_file([{h: "x" for h in headings}], headings)
+    response = upload(client, "imports:legacy", content, "hostile.csv")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    refused = client.post(reverse("imports:legacy_columns"), {"state": headings[0]})
+    assert refused.status_code == 400
+    assert not ImportBatch.objects.exists()

@@ -345,3 +345,48 @@ def test_an_administrator_loads_the_schools_list_from_the_command(
     assert "Loaded 5 rows of edubasealldata20261201.csv: 4 new schools" in capsys.readouterr().out
     with pytest.raises(CommandError, match="not an EHE officer or manager"):
         call_command("import_file", "ctf", str(gias), "--as", admin.username)
+
+
+@pytest.mark.django_db
+def test_a_ctf_pupil_whose_case_opened_between_the_check_and_the_write_is_unchanged(
+    la: LocalAuthority, officer: User, school: School, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = preview(officer, "ctf", ctf(PUPILS), "leavers.xml")
+    child = ChildFactory(
+        local_authority=la, legal_first_name="Amara", legal_last_name="Okafor", date_of_birth=date(2014, 3, 27)
+    )
+    make_episode(State.MONITORING, child=child)
+    fmt: Any = format_for("ctf")
+    monkeypatch.setattr(type(fmt), "classify", lambda self, records, context: [Outcome.NEW] * len(records))
+
+    batch = batch_confirm(batch_id=batch.pk, user=officer)
+
+    assert (batch.status, counts(batch)) == (BatchStatus.DONE, (2, 0, 1, 0, 0))
+    assert Episode.objects.filter(child=child).count() == 1
+    assert Episode.objects.filter(source=Source.SCHOOL).count() == 2
+
+
+@pytest.mark.django_db
+def test_hostile_strings_as_register_values_never_half_write(la: LocalAuthority, officer: User, settings: Any) -> None:
+    from datetime import timedelta
+
+    from imports.formats.tabular import is_formula
+    from tests.imports.test_format_legacy import BLNS
+
+    column_mapping_save(local_authority=la, columns=COLUMNS, actor=officer, as_of=AS_OF)
+    rows = [
+        register_row(
+            Ref=f"R{n}", Forename=value, Address=value, DOB=(date(2012, 1, 1) + timedelta(days=n)).strftime("%d/%m/%Y")
+        )
+        for n, value in enumerate(BLNS)
+        if not is_formula(value.strip()) and "\n" not in value and "\r" not in value
+    ]
+    batch = preview(officer, "legacy", register_file(rows), "hostile.csv")
+    settings.EHE_IMPORT_INLINE_ROWS = batch.rows_total  # here, not by a worker
+    batch = batch_confirm(batch_id=batch.pk, user=officer)
+
+    assert batch.status == BatchStatus.DONE
+    assert batch.new_count + batch.error_count + batch.likely_match_count == len(rows)
+    assert batch.new_count > 300
+    assert Episode.objects.count() == Child.objects.count() == batch.new_count + batch.likely_match_count
+    assert TransitionLog.objects.filter(transition="imported").count() == Episode.objects.count()
