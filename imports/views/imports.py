@@ -64,11 +64,14 @@ def batches_for(user: Any) -> QuerySet[ImportBatch]:
 
 def _index_context(form: ImportUploadForm, user: Any) -> dict[str, Any]:
     fmt = format_for("notifications")
+    batches = list(batches_for(user)[:20])
+    for batch in batches:
+        batch.kind_label = IMPORT_FORMATS[batch.kind].label if batch.kind in IMPORT_FORMATS else batch.kind  # type: ignore[attr-defined]
     return {
         "form": form,
         "format": fmt,
         "reasons": reason_code_choices(),
-        "batches": batches_for(user)[:20],
+        "batches": batches,
         "other_imports": [format_for(kind) for kind in OTHER_KINDS if may_import(user, kind)],
     }
 

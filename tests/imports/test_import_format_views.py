@@ -77,6 +77,7 @@ def test_a_ctf_is_uploaded_previewed_confirmed_and_its_origin_shown_on_the_case(
     assert not Child.objects.exists()
 
     assert confirm(client, batch).status == BatchStatus.DONE
+    assert "A Common Transfer File (CTF)</td>" in client.get(reverse("imports:index")).content.decode()
     episode = Episode.objects.order_by("pk").first()
     assert episode is not None
     case = client.get(reverse("cases:detail", kwargs={"pk": episode.pk})).content.decode()
