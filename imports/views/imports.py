@@ -44,7 +44,7 @@ from imports.formats.legacy import (
 from imports.formats.tabular import read_headed
 from imports.forms import ImportUploadForm
 from imports.forms_mapping import ColumnMappingForm
-from imports.models import ImportBatch
+from imports.models import BatchStatus, ImportBatch
 from imports.services import (
     IMPORT_ROLES,
     AlreadyImported,
@@ -199,6 +199,11 @@ def legacy_columns(request: HttpRequest) -> HttpResponse:
     """Which column of the council's register holds what: suggested from the headings (or the
     saved choice), saved for next time, then the preview."""
     user: Any = request.user
+    if request.method == "GET" and "batch" in request.GET:  # "choose the columns again" from a preview
+        again = batches_for(user).filter(kind="legacy", status=BatchStatus.PREVIEWED, pk=_number(request.GET["batch"]))
+        batch = get_object_or_404(again)
+        request.session[LEGACY_SESSION_KEY] = {"kept": batch.stored_as, "file_name": batch.file_name}
+        return redirect("imports:legacy_columns")
     upload = request.session.get(LEGACY_SESSION_KEY) or {}
     kept_name = str(upload.get("kept", ""))
     kept = import_dir() / kept_name
@@ -226,6 +231,10 @@ def legacy_columns(request: HttpRequest) -> HttpResponse:
             return redirect("imports:batch", pk=batch.pk)
     context = {"form": form, "file_name": file_name, "headings": headings}
     return render(request, "officers/imports/columns.html", context, status=400 if form.errors else 200)
+
+
+def _number(text: str) -> int:
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else 0
 
 
 @role_required(*IMPORT_ROLES)

@@ -210,3 +210,27 @@ def test_hostile_headings_are_offered_as_columns_without_a_server_error(officer:
     refused = client.post(reverse("imports:legacy_columns"), {"state": headings[0]})
     assert refused.status_code == 400
     assert not ImportBatch.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_columns_can_be_chosen_again_from_the_preview(
+    la: LocalAuthority, other_la: LocalAuthority, officer: User
+) -> None:
+    column_mapping_save(local_authority=la, columns=COLUMNS, actor=officer, as_of=AS_OF)
+    client = client_for(officer)
+    preview_url = upload(client, "imports:legacy", register_file(REGISTER), "register.csv")["Location"]
+    first = ImportBatch.objects.get()
+    again = f"{reverse('imports:legacy_columns')}?batch={first.pk}"
+    assert again in client.get(preview_url).content.decode()
+    # Another LA's officer cannot reach this LA's file.
+    assert client_for(make_user(Role.EHE_OFFICER, other_la)).get(again).status_code == 404
+
+    assert client.get(again)["Location"] == reverse("imports:legacy_columns")
+    page = client.get(reverse("imports:legacy_columns")).content.decode()
+    assert "register.csv" in page
+    done = client.post(reverse("imports:legacy_columns"), {**COLUMNS, "review_due_on": ""})
+    second = ImportBatch.objects.exclude(pk=first.pk).get()
+    assert done["Location"] == reverse("imports:batch", kwargs={"pk": second.pk})
+    # Without the review date, the two monitoring cases are errors now.
+    assert (second.new_count, second.error_count) == (1, 2)
+    assert "review_due_on" not in column_mapping_get(local_authority=la)
