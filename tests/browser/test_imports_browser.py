@@ -159,7 +159,7 @@ def test_the_register_column_step_and_the_other_upload_pages_pass_axe(
     settings: Any,
     tmp_path: Path,
 ) -> None:
-    from tests.imports.test_pipeline_formats import REGISTER, register_file
+    from tests.imports.legacy_files import REGISTER, register_file
 
     settings.EHE_IMPORT_DIR = str(tmp_path / "imports")
     manager: User = make_user(Role.EHE_MANAGER, la)

@@ -21,11 +21,10 @@ from ehe_register.working_days import LONDON
 from imports.formats.legacy import column_mapping_get, column_mapping_save
 from imports.models import BatchStatus, ImportBatch
 from tests.factories import SchoolFactory, make_user
-from tests.imports.ctf_files import ctf
-from tests.imports.test_format_gias import ROWS as GIAS_ROWS
-from tests.imports.test_format_gias import extract
-from tests.imports.test_format_legacy import COLUMNS, HEADINGS
-from tests.imports.test_pipeline_formats import PUPILS, REGISTER, register_file
+from tests.imports.ctf_files import PUPILS, ctf
+from tests.imports.gias_files import ROWS as GIAS_ROWS
+from tests.imports.gias_files import extract
+from tests.imports.legacy_files import COLUMNS, HEADINGS, REGISTER, register_file
 from workflows.models import Episode
 
 AS_OF = datetime(2026, 12, 1, 10, tzinfo=LONDON)

@@ -5,8 +5,6 @@ half-write. Files are built as the parser tests build them."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -24,10 +22,10 @@ from imports.formats.legacy import column_mapping_save
 from imports.models import BatchStatus, ImportBatch
 from imports.services import AlreadyImported, batch_confirm, batch_preview
 from tests.factories import ChildFactory, SchoolFactory, make_episode, make_user
-from tests.imports.ctf_files import Pupil, ctf
-from tests.imports.test_format_gias import ROWS as GIAS_ROWS
-from tests.imports.test_format_gias import extract, row
-from tests.imports.test_format_legacy import COLUMNS, HEADINGS, register_row
+from tests.imports.ctf_files import PUPILS, Pupil, ctf
+from tests.imports.gias_files import ROWS as GIAS_ROWS
+from tests.imports.gias_files import extract, row
+from tests.imports.legacy_files import COLUMNS, REGISTER, register_file, register_row
 from workflows.models import Episode, TransitionLog
 from workflows.states import Source, State
 
@@ -66,13 +64,6 @@ def counts(batch: ImportBatch) -> tuple[int, int, int, int, int]:
 
 def register_size() -> tuple[int, int, int]:
     return Child.objects.count(), Episode.objects.count(), TransitionLog.objects.count()
-
-
-PUPILS = [
-    Pupil(),
-    Pupil(forename="Tomasz", surname="Wiśniewski", dob="2013-01-09", upn=""),
-    Pupil(forename="Zoë", surname="Nowak", dob="2015-06-30", upn="", sex="M", sex_element="Gender"),
-]
 
 
 # --- CTF ------------------------------------------------------------------------------------------
@@ -147,23 +138,6 @@ def test_a_ctf_from_another_las_school_is_refused(officer: User, school: School)
 
 
 # --- Legacy register ------------------------------------------------------------------------------
-
-
-def register_file(rows: list[dict[str, object]], headings: list[str] = HEADINGS) -> bytes:
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=headings, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows([{h: r.get(h, "") for h in headings} for r in rows])
-    return text.getvalue().encode()
-
-
-REGISTER = [
-    register_row(),
-    register_row(Ref="EHE/2020/007", Forename="Tomasz", Surname="Wiśniewski", DOB="09/01/2012", Gender="M"),
-    register_row(
-        Ref="EHE/2021/113", Forename="Ada", Surname="Lovelace", Status="Education enquiry", **{"Review date": ""}
-    ),
-]
 
 
 @pytest.mark.django_db
@@ -371,7 +345,7 @@ def test_hostile_strings_as_register_values_never_half_write(la: LocalAuthority,
     from datetime import timedelta
 
     from imports.formats.tabular import is_formula
-    from tests.imports.test_format_legacy import BLNS
+    from tests.imports.legacy_files import BLNS
 
     column_mapping_save(local_authority=la, columns=COLUMNS, actor=officer, as_of=AS_OF)
     rows = [
