@@ -41,7 +41,10 @@ The interface (``Format``), for a new module ``imports/formats/<name>.py``::
                                           # imports each format module at the bottom
 
 ``imports.formats.tabular`` reads CSV and XLSX for any format with headed columns (every bad-file
-check included); an XML format reads its own stream through ``defusedxml``.
+check included; ``read_headed`` for a council's own headings); an XML format reads its own stream
+through ``defusedxml``. The formats whose parser gives ``base.ParsedRow`` records that open cases
+(``ctf``, ``legacy``) share ``imports.formats.cases``: the same child twice in a file is a row
+error, a child with an open case is UNCHANGED, never a second open case.
 
 ``ImportContext`` carries the LA, the user, the time the run is as of, the file's name (as uploaded,
 for a case's origin) and a per-file ``cache``.
