@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
-from imports.formats import BadFile, ImportContext, Outcome, RowError, format_for
+from imports.formats import BadFile, ImportContext, Outcome, RowError, format_for, may_import
 from imports.formats.tabular import check_extension
 from imports.models import TAKEN, BatchStatus, ImportBatch, ImportRowError
 
@@ -92,6 +92,13 @@ def _store(chunks: Iterator[bytes], suffix: str) -> tuple[Path, str, int]:
     return final, sha, size
 
 
+def upload_keep(*, kind: str, file_name: str, chunks: Iterator[bytes]) -> Path:
+    """Keep an upload (the ending and size limit checked) before its preview: the existing
+    register's column step reads its headings first. ``batch_preview`` stores it again by hash."""
+    extension = check_extension(file_name, format_for(kind).extensions)
+    return _store(chunks, extension)[0]
+
+
 def batch_preview(
     *, user: User, kind: str, file_name: str, chunks: Iterator[bytes], as_of: datetime | None = None
 ) -> ImportBatch:
@@ -102,12 +109,14 @@ def batch_preview(
     extension = check_extension(file_name, fmt.extensions)
     if user.local_authority_id is None:
         raise BadFile("Only a user of a local authority can import files.")
+    if not may_import(user, kind):
+        raise BadFile(f"You cannot import files of {fmt.label}.")
     la = LocalAuthority.objects.get(pk=user.local_authority_id)
     path, sha, size = _store(chunks, extension)
     earlier = ImportBatch.objects.filter(local_authority=la, kind=kind, sha256=sha, status__in=TAKEN).first()
     if earlier is not None:
         raise AlreadyImported(earlier)
-    context = ImportContext(local_authority=la, user=user, as_of=as_of)
+    context = ImportContext(local_authority=la, user=user, as_of=as_of, file_name=Path(file_name).name[:255])
     counts: Counter[Outcome] = Counter()
     errors: list[RowError] = []
     with path.open("rb") as stream:
@@ -209,7 +218,9 @@ def batch_run(*, batch_id: int) -> ImportBatch:
         batch.save(update_fields=["status", "started_at", "finished_at", "rows_done", "failure"])
     fmt = format_for(batch.kind)
     user = batch.confirmed_by or batch.uploaded_by
-    context = ImportContext(local_authority=batch.local_authority, user=user, as_of=timezone.now())
+    context = ImportContext(
+        local_authority=batch.local_authority, user=user, as_of=timezone.now(), file_name=batch.file_name
+    )
     counts: Counter[Outcome] = Counter()
     errors: list[RowError] = []
     done = 0

@@ -28,6 +28,10 @@ export_patterns = (
 import_patterns = (
     [
         path("", imports.import_index, name="index"),
+        path("ctf/", imports.upload_page("ctf"), name="ctf"),
+        path("gias/", imports.upload_page("gias"), name="gias"),
+        path("legacy/", imports.upload_page("legacy"), name="legacy"),
+        path("legacy/columns/", imports.legacy_columns, name="legacy_columns"),
         path("<slug:kind>/template.<slug:extension>", imports.import_template, name="template"),
         path("batches/<int:pk>/", imports.batch_detail, name="batch"),
         path("batches/<int:pk>/confirm/", imports.batch_confirm_view, name="confirm"),

@@ -198,6 +198,14 @@ EXPECTED: dict[str, dict[str, str]] = {
     # --- imports: EHE officers and managers; a batch of another LA is not found ---
     "imports:index": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
     "imports:template": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
+    "imports:ctf": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
+    "imports:legacy": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=OK),
+    # The column step without an upload in the session sends the person back to the upload page.
+    "imports:legacy_columns": expect(
+        FORBIDDEN, anonymous=LOGIN, ehe_officer=REDIRECT, ehe_manager=REDIRECT, other_la_officer=REDIRECT
+    ),
+    # The schools list is shared by every LA: EHE managers only.
+    "imports:gias": expect(FORBIDDEN, anonymous=LOGIN, ehe_manager=OK),
     "imports:batch": expect(FORBIDDEN, anonymous=LOGIN, ehe_officer=OK, ehe_manager=OK, other_la_officer=NOT_FOUND),
     "imports:confirm": expect(
         FORBIDDEN, anonymous=LOGIN, ehe_officer=METHOD, ehe_manager=METHOD, other_la_officer=METHOD

@@ -16,6 +16,8 @@ The interface (``Format``), for a new module ``imports/formats/<name>.py``::
         extensions = (".xml",)            # accepted file name endings, lower case
         columns: tuple[Column, ...]       # documented columns or elements (may be empty)
         template_available = False        # True: `template(extension)` gives headings + example row
+        roles = (Role.EHE_OFFICER,        # who may import it (optional: EHE officers and managers
+                 Role.EHE_MANAGER)        # of the LA when absent; see `may_import`)
 
         def rows(self, stream, *, extension, context) -> Iterator[tuple[int, dict[str, Any]]]:
             '''(row number as the user sees it, one row's values) for every row, read lazily from
@@ -39,9 +41,13 @@ The interface (``Format``), for a new module ``imports/formats/<name>.py``::
                                           # imports each format module at the bottom
 
 ``imports.formats.tabular`` reads CSV and XLSX for any format with headed columns (every bad-file
-check included); an XML format reads its own stream through ``defusedxml``.
+check included; ``read_headed`` for a council's own headings); an XML format reads its own stream
+through ``defusedxml``. The formats whose parser gives ``base.ParsedRow`` records that open cases
+(``ctf``, ``legacy``) share ``imports.formats.cases``: the same child twice in a file is a row
+error, a child with an open case is UNCHANGED, never a second open case.
 
-``ImportContext`` carries the LA, the user, the time the run is as of and a per-file ``cache``.
+``ImportContext`` carries the LA, the user, the time the run is as of, the file's name (as uploaded,
+for a case's origin) and a per-file ``cache``.
 Records are whatever the format chooses; intake formats use ``workflows.services.intake.IntakeRecord``.
 """
 
@@ -55,7 +61,9 @@ from typing import IO, Any, Protocol
 
 from django.utils import timezone
 
+from ehe_register.accounts.guards import user_may_act_as
 from ehe_register.models import LocalAuthority, User
+from ehe_register.roles import Role
 
 
 class BadFile(Exception):
@@ -93,6 +101,7 @@ class ImportContext:
     user: User
     as_of: datetime
     cache: dict[str, Any] = field(default_factory=dict)
+    file_name: str = ""
 
     @property
     def today(self) -> date:
@@ -135,5 +144,18 @@ def format_for(kind: str) -> Format:
         raise KeyError(f"No import of kind {kind!r}; the kinds are {', '.join(sorted(FORMATS))}") from None
 
 
+#: Who may import a format's files when the format does not say (its ``roles``).
+DEFAULT_ROLES = (Role.EHE_OFFICER, Role.EHE_MANAGER)
+
+
+def format_roles(fmt: Format) -> frozenset[Role]:
+    return frozenset(getattr(fmt, "roles", DEFAULT_ROLES))
+
+
+def may_import(user: Any, kind: str) -> bool:
+    """Whether ``user`` may import files of ``kind`` (an EHE officer may not load the schools list)."""
+    return kind in FORMATS and user_may_act_as(user, format_roles(FORMATS[kind]))
+
+
 # Each format registers itself when imported.
-from imports.formats import notifications  # noqa: E402, F401
+from imports.formats import ctf, gias, legacy, notifications  # noqa: E402, F401

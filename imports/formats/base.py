@@ -2,9 +2,10 @@
 
 A parser reads one file as a stream and yields one :class:`ParsedRow` per row (a spreadsheet row,
 a CTF pupil): either the one intake record (``workflows.services.intake.IntakeRecord``) or the
-problems that stop it, each naming the column or element and saying in plain English what to
-fix. A problem with the whole file (not XML, an XML bomb, a CTF from another LA's school, a
-missing column) raises :class:`FileRefused` instead, and nothing in the file is imported.
+problems that stop it, each a ``RowError`` of the registry (``imports.formats``) naming the column
+or element and saying in plain English what to fix. A problem with the whole file (not XML, an XML
+bomb, a CTF from another LA's school, a missing column) raises the registry's ``BadFile`` instead,
+and nothing in the file is imported.
 
 The child's details go through :func:`child_details_check`, which uses the validators the
 officer's new-case form and the school's form use (UPN check letter, postcode, UK phone, NHS
@@ -25,29 +26,13 @@ from django.core.validators import validate_email
 from ehe_register.models import Relationship, SenStatus, Sex, SocialCareStatus
 from ehe_register.services.children import ChildDetails, ParentDetails
 from ehe_register.validators import validate_nhs_number, validate_postcode, validate_uk_phone, validate_upn
+from imports.formats import RowError
 from workflows.services.intake import IntakeRecord
 
 EMAIL_MESSAGE = "Enter an email address in the correct format, like name@example.com"
 #: Longest text kept from any one cell or element; longer values are refused with a message (the
 #: database limits below are all shorter, this only bounds the work done on a hostile cell).
 CELL_LIMIT = 10_000
-
-
-class FileRefused(Exception):
-    """The whole file is refused, with a message for the person who uploaded it; nothing in it is
-    imported."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One problem in one row: where (a column heading or an element path) and what to fix."""
-
-    where: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -70,14 +55,16 @@ class ParsedRow:
 
 @dataclass
 class Problems:
-    """Collects a row's problems; ``where`` maps a field's key to the name the person knows it by."""
+    """Collects a row's problems; ``where`` maps a field's key to the name the person knows it by
+    (a column heading or an element path), ``row`` is the row's number as :class:`ParsedRow` has it."""
 
     where: Mapping[str, str] = field(default_factory=dict)
+    row: int = 0
     errors: list[RowError] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)  # the fields with a problem
 
     def add(self, key: str, message: str) -> None:
-        self.errors.append(RowError(self.where.get(key, key), message))
+        self.errors.append(RowError(self.row, self.where.get(key, key), message))
         self.keys.add(key)
 
     def __bool__(self) -> bool:

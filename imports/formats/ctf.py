@@ -60,7 +60,7 @@ contacts with parental responsibility become the parents. A pupil leaving a spec
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import IO, Any
 from xml.etree.ElementTree import Element, ParseError
@@ -68,12 +68,15 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml
 import defusedxml.ElementTree as DefusedET
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ehe_register.models import LocalAuthority, Relationship, School, SenStatus, SocialCareStatus
 from ehe_register.validators import validate_uk_phone
-from imports.formats.base import FileRefused, ParsedRow, Problems, child_details_check, detail, text
-from workflows.services.intake import IntakeRecord
+from imports.formats import BadFile, ImportContext, Outcome, register
+from imports.formats.base import ParsedRow, Problems, child_details_check, detail, text
+from imports.formats.cases import CaseRowsFormat, is_one_open_case
+from workflows.services.intake import IntakeRecord, intake_child, intake_episode_open, possible_matches_store
 from workflows.states import Source
 
 # ---------------------------------------------------------------------------------------------
@@ -174,7 +177,7 @@ def ctf_parse(
 ) -> Iterator[ParsedRow]:
     """Each pupil of a CTF as a school notification record, or the problems that stop it.
 
-    Raises :class:`FileRefused` for a file that is not a CTF this service reads: not XML, a DTD or
+    Raises :class:`BadFile` for a file that is not a CTF this service reads: not XML, a DTD or
     entities, another root element, a version not in :data:`CTF_ELEMENTS`, a school outside
     ``local_authority`` or not in the schools list, a destination other than home education, or
     no pupils. The header is read before the first pupil, so a refused file yields nothing.
@@ -190,9 +193,7 @@ def ctf_parse(
             name = _local(element.tag)
             if event == "start":
                 if not stack and name != "CTfile":
-                    raise FileRefused(
-                        f"This is not a Common Transfer File: its first element is {name[:40]}, not CTfile"
-                    )
+                    raise BadFile(f"This is not a Common Transfer File: its first element is {name[:40]}, not CTfile")
                 stack.append(element)
                 continue
             stack.pop()
@@ -202,31 +203,31 @@ def ctf_parse(
                 context = _header_read(element, local_authority)
             elif name == "Pupil" and parent is not None and _local(parent.tag) == "CTFpupilData":
                 if context is None:
-                    raise FileRefused("The file's pupils come before its Header: it is not a Common Transfer File")
+                    raise BadFile("The file's pupils come before its Header: it is not a Common Transfer File")
                 pupils += 1
                 yield _pupil_read(element, pupils, context, file_name=file_name, today=today)
                 parent.remove(element)  # each pupil is dropped once read: memory stays bounded
     except defusedxml.DTDForbidden as error:
-        raise FileRefused(
+        raise BadFile(
             "The file declares a document type (DTD). Common Transfer Files never do, and a DTD can "
             "hide an XML bomb or read other files, so the file is refused"
         ) from error
     except defusedxml.EntitiesForbidden as error:
-        raise FileRefused(
+        raise BadFile(
             "The file defines XML entities, which can expand into an XML bomb, so the file is refused"
         ) from error
     except defusedxml.ExternalReferenceForbidden as error:
-        raise FileRefused("The file refers to another file or web address, so the file is refused") from error
+        raise BadFile("The file refers to another file or web address, so the file is refused") from error
     except ParseError as error:
         line, column = getattr(error, "position", (0, 0))
-        raise FileRefused(
+        raise BadFile(
             f"The file is not well-formed XML (the problem is at line {line}, column {column}). "
             "Export the CTF from the school's system again"
         ) from error
     if context is None:
-        raise FileRefused("The file has no Header: it is not a Common Transfer File")
+        raise BadFile("The file has no Header: it is not a Common Transfer File")
     if pupils == 0:
-        raise FileRefused("The file has no pupils (no CTFpupilData/Pupil elements)")
+        raise BadFile("The file has no pupils (no CTFpupilData/Pupil elements)")
 
 
 class _Context:
@@ -266,7 +267,7 @@ def _header_read(header: Element, local_authority: LocalAuthority) -> _Context:
     if elements is None:
         known = ", ".join(sorted(CTF_ELEMENTS))
         shown = version_text[:20] or "not given"
-        raise FileRefused(f"The file's CTF version is {shown}: this service reads CTF versions {known}")
+        raise BadFile(f"The file's CTF version is {shown}: this service reads CTF versions {known}")
 
     def value(key: str) -> str:
         return _text(header, elements[key])[1]
@@ -274,7 +275,7 @@ def _header_read(header: Element, local_authority: LocalAuthority) -> _Context:
     source_la, estab, name = value("header.source_la"), value("header.source_estab"), value("header.source_name")
     shown_name = name[:100] or "a school"
     if source_la != local_authority.dfe_code:
-        raise FileRefused(
+        raise BadFile(
             f"This CTF comes from {shown_name} in local authority {source_la[:10] or '(not given)'}, not from a "
             f"school of {local_authority.name} ({local_authority.dfe_code}). Only CTFs from "
             f"{local_authority.name}'s own schools can be imported here; the school's own local authority "
@@ -285,14 +286,14 @@ def _header_read(header: Element, local_authority: LocalAuthority) -> _Context:
     if school is None and urn:
         school = School.objects.filter(local_authority=local_authority, urn=urn).first()
     if school is None:
-        raise FileRefused(
+        raise BadFile(
             f"The school that sent this CTF, {shown_name} ({source_la}{estab[:10]}), is not in the schools "
             "list. Load the latest GIAS schools extract, then import the file again"
         )
     destination = (value("header.dest_la").upper(), value("header.dest_estab").upper())
     if destination != DESTINATION_UNKNOWN:
         shown = "/".join(part[:10] for part in destination if part) or "not given"
-        raise FileRefused(
+        raise BadFile(
             f"This CTF sends its pupils to school {shown}, so they are moving school, not leaving for home "
             "education. A CTF for pupils leaving to be educated at home has the destination XXX/XXXX"
         )
@@ -317,7 +318,7 @@ def _pupil_read(pupil: Element, n: int, context: _Context, *, file_name: str, to
     take("pupil.dob", "date_of_birth")
     take("pupil.sex", "sex")
     take("pupil.upn", "upn")
-    problems = Problems(where=where)
+    problems = Problems(where=where, row=n)
 
     year = _text(pupil, e["pupil.year"])[1].upper()
     raw["school_year_group"] = "reception" if year == "R" else year if year in {str(y) for y in range(1, 12)} else ""
@@ -456,3 +457,44 @@ def _first_uk_phone(phones: list[str]) -> str:
         except ValidationError:
             continue  # not a UK phone number: try the contact's next one
     return phones[0] if phones else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The format: each pupil through the one intake path, as a school's notification is
+
+
+class CtfFormat(CaseRowsFormat):
+    """A CTF's pupils as school notifications (see the module's docstring): each child found or
+    created by ``intake_child`` and a case opened in ``notified`` by ``intake_episode_open``
+    (the risk check runs as for the school's form), one savepoint per pupil."""
+
+    kind = "ctf"
+    label = "a Common Transfer File (CTF)"
+    extensions: tuple[str, ...] = (".xml",)
+    surname_where = "Surname"
+    upn_where = "UPN"
+    row_word = "pupil"
+
+    def parsed(self, stream: IO[bytes], *, extension: str, context: ImportContext) -> Iterator[ParsedRow]:
+        return ctf_parse(
+            stream, local_authority=context.local_authority, file_name=context.file_name, today=context.today
+        )
+
+    def write(self, records: Sequence[tuple[int, IntakeRecord]], *, context: ImportContext) -> list[Outcome]:
+        outcomes = self.classify(records, context=context)
+        for index, ((_, record), outcome) in enumerate(zip(records, outcomes, strict=True)):
+            if outcome == Outcome.UNCHANGED:
+                continue
+            try:
+                with transaction.atomic():
+                    found = intake_child(record, as_of=context.as_of)
+                    possible_matches_store(found, as_of=context.as_of)
+                    intake_episode_open(record, found.child, as_of=context.as_of)
+            except IntegrityError as error:  # the child's case was opened since the chunk was classified
+                if not is_one_open_case(error):
+                    raise
+                outcomes[index] = Outcome.UNCHANGED
+        return outcomes
+
+
+register(CtfFormat())

@@ -27,17 +27,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import IO
+from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ehe_register.models import LocalAuthority, School
+from ehe_register.roles import Role
 from ehe_register.validators import validate_postcode
-from imports.formats.base import FileRefused, date_parse, text
+from imports.formats import BadFile, ImportContext, Outcome, RowError, register
+from imports.formats.base import date_parse, text
 
 COLUMNS = {
     "urn": "URN",
@@ -57,13 +59,6 @@ _SPECIAL = re.compile(r"\bspecial\b", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
-@dataclass(frozen=True)
-class GiasRowError:
-    row: int
-    where: str
-    message: str
-
-
 @dataclass
 class GiasCounts:
     """What an extract did (or, in a dry run, would do) to the schools list."""
@@ -75,7 +70,7 @@ class GiasCounts:
     closed: int = 0  # rows for closed schools, kept with their close date
     special: int = 0  # rows for special schools, flagged for the consent rule
     skipped: int = 0  # establishments of an LA not on the register
-    errors: list[GiasRowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
     dry_run: bool = False
 
 
@@ -90,7 +85,7 @@ def gias_apply(
 
     ``local_authority_codes`` limits the load to those LAs' establishments (the rest are skipped);
     by default every LA on the register is loaded, since schools near a border notify children
-    of neighbouring LAs. Raises :class:`FileRefused` (and changes nothing) for a file that is not a
+    of neighbouring LAs. Raises :class:`BadFile` (and changes nothing) for a file that is not a
     GIAS extract: a byte-order mark, bytes that are not Windows-1252, a missing or repeated
     column, or no rows.
     """
@@ -105,7 +100,7 @@ def gias_apply(
         with transaction.atomic():
             _apply(rows, counts, la_ids, batch_size, write=True)
     if counts.rows == 0:
-        raise FileRefused("The file has column headings but no schools")
+        raise BadFile("The file has column headings but no schools")
     return counts
 
 
@@ -129,25 +124,40 @@ def _apply(
 
 def _flush(batch: list[dict[str, object]], counts: GiasCounts, *, write: bool) -> None:
     """Compare a batch with the schools held (one query) and write what is new or changed."""
+    outcomes, new, changed = schools_compare(batch)
+    counts.unchanged += outcomes.count("unchanged")
+    counts.created += len(new)
+    counts.updated += len(changed)
+    if write:
+        schools_write(new, changed)
+
+
+def schools_compare(batch: list[dict[str, object]]) -> tuple[list[str], list[School], list[School]]:
+    """Each school's values against the school held (one query): ``created``, ``updated`` or
+    ``unchanged`` for each, and the schools to create and to update (changed in memory)."""
     held = {s.urn: s for s in School.objects.filter(urn__in=[v["urn"] for v in batch])}
+    outcomes: list[str] = []
     new: list[School] = []
     changed: list[School] = []
     for values in batch:
         school = held.get(str(values["urn"]))
         if school is None:
             new.append(School(**values))  # type: ignore[misc]
+            outcomes.append("created")
             continue
         if all(getattr(school, name) == values[name] for name in (*FIELDS, *DATE_FIELDS)):
-            counts.unchanged += 1
+            outcomes.append("unchanged")
             continue
         for name in (*FIELDS, *DATE_FIELDS):
             setattr(school, name, values[name])
         changed.append(school)
-    counts.created += len(new)
-    counts.updated += len(changed)
-    if write:
-        School.objects.bulk_create(new)
-        School.objects.bulk_update(changed, [*FIELDS, *DATE_FIELDS])
+        outcomes.append("updated")
+    return outcomes, new, changed
+
+
+def schools_write(new: list[School], changed: list[School]) -> None:
+    School.objects.bulk_create(new)
+    School.objects.bulk_update(changed, [*FIELDS, *DATE_FIELDS])
 
 
 def _school_values(
@@ -157,7 +167,7 @@ def _school_values(
     before = len(counts.errors)
 
     def problem(key: str, message: str) -> None:
-        counts.errors.append(GiasRowError(row, COLUMNS.get(key) or OPTIONAL_COLUMNS.get(key, key), message))
+        counts.errors.append(RowError(row, COLUMNS.get(key) or OPTIONAL_COLUMNS.get(key, key), message))
 
     urn = values["urn"]
     if not re.fullmatch(r"[0-9]{6}", urn):
@@ -222,7 +232,7 @@ def _rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
     was re-saved, and its text is no longer Windows-1252), the columns present once each."""
     head = stream.read(3)
     if any(head.startswith(bom) for bom in _BOMS):
-        raise FileRefused(
+        raise BadFile(
             "The file starts with a byte-order mark, so it has been re-saved since GIAS made it and is no "
             "longer in the Windows-1252 encoding GIAS uses. Download the extract from GIAS again and "
             "upload it without opening it in a spreadsheet"
@@ -232,14 +242,14 @@ def _rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
     try:
         headings = next(reader, None)
         if not headings:
-            raise FileRefused("The file is empty")
+            raise BadFile("The file is empty")
         index = _columns(headings)
         for row, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
                 continue
             yield row, {key: text(cells[i]) if i < len(cells) else "" for key, i in index.items()}
     except csv.Error as error:
-        raise FileRefused(f"Row {row + 1} cannot be read as CSV ({error})") from error
+        raise BadFile(f"Row {row + 1} cannot be read as CSV ({error})") from error
 
 
 def _decoded_lines(raw: io.RawIOBase) -> Iterator[str]:
@@ -249,7 +259,7 @@ def _decoded_lines(raw: io.RawIOBase) -> Iterator[str]:
         try:
             yield line.decode("cp1252")
         except UnicodeDecodeError as error:
-            raise FileRefused(
+            raise BadFile(
                 f"Line {number} of the file has bytes that are not Windows-1252 text, the encoding GIAS uses. "
                 "Download the extract from GIAS again and upload it without opening it in a spreadsheet"
             ) from error
@@ -261,10 +271,10 @@ def _columns(headings: list[str]) -> dict[str, int]:
     wanted = {**COLUMNS, **OPTIONAL_COLUMNS}
     repeated = sorted({h for h in stripped if h in wanted.values() and stripped.count(h) > 1})
     if repeated:
-        raise FileRefused(f"These columns appear more than once: {', '.join(repeated)}")
+        raise BadFile(f"These columns appear more than once: {', '.join(repeated)}")
     missing = [heading for heading in COLUMNS.values() if heading not in stripped]
     if missing:
-        raise FileRefused(
+        raise BadFile(
             f"The file is missing these GIAS columns: {', '.join(missing)}. Use the full establishment "
             "extract (edubasealldata) from GIAS"
         )
@@ -290,3 +300,67 @@ class _Rejoined(io.RawIOBase):
         data = self._stream.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# The format: the same steps through the import pipeline, with its preview and history
+
+
+class GiasFormat:
+    """The schools list through the pipeline: each row a school created (NEW), changed (UPDATED)
+    or as held (UNCHANGED); an establishment of an LA not on the register is skipped and counted
+    as unchanged (nothing about it changes). EHE managers load it; it is national reference data,
+    so every LA's schools on the register are loaded, as :func:`gias_apply` does."""
+
+    kind = "gias"
+    label = "the GIAS schools list"
+    extensions: tuple[str, ...] = (".csv",)
+    columns: tuple[Any, ...] = ()
+    template_available = False
+    roles = (Role.EHE_MANAGER,)
+
+    def rows(
+        self, stream: IO[bytes], *, extension: str, context: ImportContext
+    ) -> Iterator[tuple[int, dict[str, str]]]:
+        any_row = False
+        for number, values in _rows(stream):
+            any_row = True
+            yield number, values
+        if not any_row:
+            raise BadFile("The file has column headings but no schools")
+
+    def to_record(self, row_number: int, row: dict[str, str], *, context: ImportContext) -> Any:
+        cache = context.cache
+        if "counts" not in cache:
+            cache["counts"] = GiasCounts()
+            cache["seen"] = {}
+            cache["la_ids"] = dict(LocalAuthority.objects.values_list("dfe_code", "pk"))
+        counts: GiasCounts = cache["counts"]
+        before = len(counts.errors)
+        values = _school_values(row_number, row, counts, cache["la_ids"], cache["seen"])
+        if len(counts.errors) > before:
+            errors = counts.errors[before:]
+            del counts.errors[before:]  # the pipeline keeps them; per-file state stays small
+            return errors
+        return values if values is not None else SKIPPED
+
+    def classify(self, records: Sequence[tuple[int, Any]], *, context: ImportContext) -> list[Outcome]:
+        return self._compare(records)[0]
+
+    def write(self, records: Sequence[tuple[int, Any]], *, context: ImportContext) -> list[Outcome]:
+        outcomes, new, changed = self._compare(records)
+        schools_write(new, changed)
+        return outcomes
+
+    def _compare(self, records: Sequence[tuple[int, Any]]) -> tuple[list[Outcome], list[School], list[School]]:
+        schools = [values for _, values in records if values is not SKIPPED]
+        compared, new, changed = schools_compare(schools) if schools else ([], [], [])
+        found = iter(_OUTCOMES[outcome] for outcome in compared)
+        return [Outcome.UNCHANGED if values is SKIPPED else next(found) for _, values in records], new, changed
+
+
+#: An establishment of an LA not on the register: nothing to write.
+SKIPPED: dict[str, object] = {}
+_OUTCOMES = {"created": Outcome.NEW, "updated": Outcome.UPDATED, "unchanged": Outcome.UNCHANGED}
+
+register(GiasFormat())

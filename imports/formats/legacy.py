@@ -20,15 +20,18 @@ new notification, not through this import.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import IO
 
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ehe_register.models import LocalAuthority, ReasonCode, User
 from ehe_register.roles import Role
+from imports.formats import BadFile, ImportContext, Outcome, register
 from imports.formats.base import (
     ParsedRow,
     Problems,
@@ -40,7 +43,10 @@ from imports.formats.base import (
     text,
     text_check,
 )
+from imports.formats.cases import CaseRowsFormat, is_one_open_case
+from imports.formats.tabular import read_headed
 from imports.models import ColumnMapping
+from workflows.services.bulk import episodes_import
 from workflows.services.intake import IntakeRecord
 from workflows.states import ACTIVE_STATES, Source, State
 
@@ -265,7 +271,7 @@ def _row_read(
         source = "parent_phone" if part == "emergency_phone" else f"parent_{part}"
         where[f"parent_1_{part}"] = columns.get(source, LEGACY_FIELDS[source].label)
     where["parents"] = where["parent_1_first_name"]
-    problems = Problems(where=where)
+    problems = Problems(where=where, row=number)
 
     raw = {key: value(key) for key in LEGACY_FIELDS}
     parent = {
@@ -365,3 +371,65 @@ def _state(problems: Problems, given: str, states: Mapping[str, str]) -> str | N
 def _moment(day: date | None) -> datetime | None:
     """A date the old register kept, as the start of that day in the service's time zone."""
     return timezone.make_aware(datetime.combine(day, time.min)) if day is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The format: the register's rows through ``episodes_import``
+
+
+class LegacyFormat(CaseRowsFormat):
+    """An existing register (CSV or XLSX) read with the LA's saved choice of columns (the upload
+    page asks for one when none fits the file's headings), each case entering through
+    ``episodes_import`` and the ``imported`` transition, the file named on each case's timeline."""
+
+    kind = "legacy"
+    label = "an existing EHE register"
+    extensions: tuple[str, ...] = (".csv", ".xlsx")
+
+    def parsed(self, stream: IO[bytes], *, extension: str, context: ImportContext) -> Iterator[ParsedRow]:
+        headings, rows = read_headed(stream, extension=extension)
+        columns = column_mapping_get(local_authority=context.local_authority)
+        problems = mapping_check(columns, headings)
+        if problems:
+            raise BadFile(
+                "The saved choice of columns does not fit this file's headings ("
+                + "; ".join(sorted(set(problems.values())))
+                + "). Upload the file again and choose which column holds what."
+            )
+        context.cache["columns"] = columns
+        return legacy_parse(
+            rows,
+            columns=columns,
+            local_authority=context.local_authority,
+            file_name=context.file_name,
+            today=context.today,
+        )
+
+    def where(self, key: str, context: ImportContext) -> str:
+        return str(context.cache.get("columns", {}).get(key) or LEGACY_FIELDS[key].label)
+
+    def write(self, records: Sequence[tuple[int, IntakeRecord]], *, context: ImportContext) -> list[Outcome]:
+        outcomes = self.classify(records, context=context)
+        pairs = enumerate(zip(records, outcomes, strict=True))
+        todo = [(index, record) for index, ((_, record), outcome) in pairs if outcome != Outcome.UNCHANGED]
+        reason = detail("Imported from the existing register", context.file_name)
+        try:
+            with transaction.atomic():
+                if todo:
+                    episodes_import(records=[record for _, record in todo], as_of=context.as_of, reason=reason)
+            return outcomes
+        except IntegrityError as error:  # a child's case was opened since the chunk was classified
+            if not is_one_open_case(error):
+                raise
+        for index, record in todo:  # one at a time: each case whole or not at all
+            try:
+                with transaction.atomic():
+                    episodes_import(records=[record], as_of=context.as_of, reason=reason)
+            except IntegrityError as error:
+                if not is_one_open_case(error):
+                    raise
+                outcomes[index] = Outcome.UNCHANGED
+        return outcomes
+
+
+register(LegacyFormat())

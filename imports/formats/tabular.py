@@ -41,7 +41,8 @@ def check_extension(file_name: str, extensions: Iterable[str]) -> str:
         if name.endswith(extension):
             return extension
     allowed = " or ".join(e.lstrip(".").upper() for e in extensions)
-    raise BadFile(f"The file must be a {allowed} file. '{file_name}' is not.")
+    article = "an" if allowed[:1] in set("AEFHILMNORSX") else "a"  # said as letters: "an XML file"
+    raise BadFile(f"The file must be {article} {allowed} file. '{file_name}' is not.")
 
 
 def read_table(
@@ -49,6 +50,19 @@ def read_table(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     rows = _csv_rows(stream) if extension == ".csv" else _xlsx_rows(stream)
     headings = _headings(rows, set(required), set(optional))
+    return _body(rows, headings)
+
+
+def read_headed(stream: IO[bytes], *, extension: str) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """A table whose headings are the council's own (a legacy register): the headings as the file
+    spells them, and its rows keyed by them. Every check of :func:`read_table` but the list of
+    known headings (a heading may be anything, once)."""
+    rows = _csv_rows(stream) if extension == ".csv" else _xlsx_rows(stream)
+    headings = _headings(rows, set(), set(), known_only=False)
+    return headings, _body(rows, headings)
+
+
+def _body(rows: Iterator[tuple[int, list[str]]], headings: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
     any_row = False
     for number, cells in rows:
         if not any(cell.strip() for cell in cells):
@@ -68,7 +82,9 @@ def read_table(
         raise BadFile("The file has headings but no rows to import.")
 
 
-def _headings(rows: Iterator[tuple[int, list[str]]], required: set[str], optional: set[str]) -> list[str]:
+def _headings(
+    rows: Iterator[tuple[int, list[str]]], required: set[str], optional: set[str], *, known_only: bool = True
+) -> list[str]:
     first = next(rows, None)
     if first is None:
         raise BadFile("The file is empty.")
@@ -77,7 +93,7 @@ def _headings(rows: Iterator[tuple[int, list[str]]], required: set[str], optiona
         cells = cells[:-1]
     if not cells:
         raise BadFile("The first row must hold the column headings. It is empty.")
-    headings = [cell.strip().lower() for cell in cells]
+    headings = [cell.strip().lower() if known_only else cell.strip() for cell in cells]
     for index, heading in enumerate(headings, start=1):
         if is_formula(heading):
             raise BadFile(f"Heading {index} is a formula. Headings must be plain text.")
@@ -89,6 +105,8 @@ def _headings(rows: Iterator[tuple[int, list[str]]], required: set[str], optiona
     repeated = sorted({h for h in headings if headings.count(h) > 1})
     if repeated:
         raise BadFile(f"These headings appear more than once: {', '.join(repeated)}. Keep one column of each.")
+    if not known_only:
+        return headings
     unknown = [h for h in headings if h not in required | optional]
     if unknown:
         raise BadFile(

@@ -149,3 +149,41 @@ def test_the_import_pages_pass_axe(
     problems["progress"] = axe_violations(axe_page)
 
     assert {name: found for name, found in problems.items() if found} == {}
+
+
+def test_the_register_column_step_and_the_other_upload_pages_pass_axe(
+    axe_page: Any,
+    live_server: Any,
+    la: LocalAuthority,
+    axe_violations: Callable[[Any], str],
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    from tests.imports.legacy_files import REGISTER, register_file
+
+    settings.EHE_IMPORT_DIR = str(tmp_path / "imports")
+    manager: User = make_user(Role.EHE_MANAGER, la)
+    register = tmp_path / "register.csv"
+    register.write_bytes(register_file(REGISTER))
+    problems = {}
+    sign_in(axe_page, live_server.url, manager, "/imports/ctf/")
+    problems["CTF upload"] = axe_violations(axe_page)
+    axe_page.goto(f"{live_server.url}/imports/gias/")
+    problems["GIAS upload"] = axe_violations(axe_page)
+    axe_page.goto(f"{live_server.url}/imports/legacy/")
+    problems["register upload"] = axe_violations(axe_page)
+
+    axe_page.get_by_label("Upload a file").set_input_files(str(register))
+    axe_page.get_by_role("button", name="Check the file").click()
+    expect(axe_page.get_by_role("heading", name="Which column holds what")).to_be_visible()
+    problems["column step"] = axe_violations(axe_page)
+    axe_page.get_by_label("State of the case").select_option("Not in this file")
+    axe_page.get_by_role("button", name="Save the columns and check the file").click()
+    expect(axe_page.get_by_text("There is a problem")).to_be_visible()
+    problems["column step with an error"] = axe_violations(axe_page)
+    axe_page.get_by_label("State of the case").select_option("Status")
+    axe_page.get_by_role("button", name="Save the columns and check the file").click()
+    expect(axe_page.get_by_role("heading", name="What this file would do")).to_be_visible()
+    expect(axe_page.locator('[data-count="new"]')).to_have_text("3")
+    problems["register preview"] = axe_violations(axe_page)
+    assert {name: found for name, found in problems.items() if found} == {}

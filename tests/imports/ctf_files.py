@@ -95,3 +95,11 @@ def ctf(
     )
     body = "".join(p.xml() for p in pupils)
     return f"{prolog}<CTfile{root_attrs}>{header}<CTFpupilData>{body}</CTFpupilData></CTfile>".encode()
+
+
+#: Three pupils leaving for home education, the third with Gender where the others have Sex.
+PUPILS = [
+    Pupil(),
+    Pupil(forename="Tomasz", surname="Wiśniewski", dob="2013-01-09", upn=""),
+    Pupil(forename="Zoë", surname="Nowak", dob="2015-06-30", upn="", sex="M", sex_element="Gender"),
+]

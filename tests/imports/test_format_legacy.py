@@ -23,6 +23,7 @@ from imports.formats.legacy import (
 from imports.forms_mapping import ColumnMappingForm
 from imports.models import ColumnMapping
 from tests.factories import make_user
+from tests.imports.legacy_files import COLUMNS, HEADINGS, register_row
 from workflows.models import Episode, TransitionLog
 from workflows.services.bulk import episodes_import
 from workflows.states import Source, State
@@ -30,69 +31,6 @@ from workflows.states import Source, State
 BLNS: list[str] = json.loads((Path(__file__).resolve().parents[1] / "data" / "blns.json").read_text())
 TODAY = date(2026, 12, 1)
 AS_OF = datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("Europe/London"))
-
-# A council's own spreadsheet, with its own headings.
-HEADINGS = [
-    "Ref",
-    "Forename",
-    "Surname",
-    "DOB",
-    "Gender",
-    "Address",
-    "Town",
-    "Postcode",
-    "Parent first name",
-    "Parent surname",
-    "Relationship",
-    "Phone",
-    "Status",
-    "Officer",
-    "Review date",
-    "Date verified",
-    "Notes",
-]
-COLUMNS = {
-    "reference": "Ref",
-    "legal_first_name": "Forename",
-    "legal_last_name": "Surname",
-    "date_of_birth": "DOB",
-    "sex": "Gender",
-    "address_line_1": "Address",
-    "address_town": "Town",
-    "postcode": "Postcode",
-    "parent_first_name": "Parent first name",
-    "parent_last_name": "Parent surname",
-    "parent_relationship": "Relationship",
-    "parent_phone": "Phone",
-    "state": "Status",
-    "assigned_officer": "Officer",
-    "review_due_on": "Review date",
-    "contacts_verified_on": "Date verified",
-}
-
-
-def register_row(**overrides: object) -> dict[str, object]:
-    values: dict[str, object] = {
-        "Ref": "EHE/2019/041",
-        "Forename": "Siobhán",
-        "Surname": "O'Connor-Nguyễn",
-        "DOB": "27/03/2014",
-        "Gender": "Female",
-        "Address": "14 Church Street",
-        "Town": "Leatherhead",
-        "Postcode": "KT21 1AA",
-        "Parent first name": "Aoife",
-        "Parent surname": "O'Connor",
-        "Relationship": "Mother",
-        "Phone": "07700 900123",
-        "Status": "Monitoring",
-        "Officer": "",
-        "Review date": "15/03/2027",
-        "Date verified": "02/10/2026",
-        "Notes": "",
-    }
-    values.update(overrides)
-    return values
 
 
 def parse(rows, la, columns=COLUMNS):
@@ -196,7 +134,7 @@ def test_rows_become_import_records_carrying_their_cases(la) -> None:
     assert [(p.first_name, p.relationship, p.emergency_phone) for p in child.parents] == [
         ("Aoife", Relationship.MOTHER, "07700900123")
     ]
-    assert [(e.where, e.message) for e in rows[1].errors] == [
+    assert [(e.column, e.message) for e in rows[1].errors] == [
         ("Notes", "A section 437 notice or school attendance order case needs the date the notice was served")
     ]
 
@@ -278,7 +216,7 @@ def test_a_row_with_problems_gets_plain_messages_naming_its_columns(la, other_la
     assert row.row == 2
     assert len(row.errors) == len(expected)
     for error, (where, start) in zip(row.errors, expected, strict=True):
-        assert error.where == where
+        assert error.column == where
         assert error.message.startswith(start)
 
 

@@ -3,7 +3,9 @@
 The same steps as the upload page (``imports.services``): the file is checked and previewed,
 then (unless ``--dry-run``) confirmed and imported in this process, chunk by chunk, with progress
 on stderr. ``--as`` names the user the import is recorded against (an EHE officer or manager: the
-LA is theirs).
+LA is theirs; ``gias``, the schools list, an EHE manager only). An administrator, who has no LA,
+may load the schools list (``gias``): national reference data, loaded and counted by
+``imports.formats.gias.gias_apply`` in one transaction, not kept as an LA's import batch.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from django.test import override_settings
 
 from ehe_register.accounts.guards import user_may_act_as
 from ehe_register.models import User
-from imports.formats import FORMATS, BadFile
+from ehe_register.roles import Role
+from imports.formats import FORMATS, BadFile, format_for, may_import
+from imports.formats.gias import gias_apply
 from imports.models import BatchStatus
-from imports.services import IMPORT_ROLES, AlreadyImported, batch_confirm, batch_preview
+from imports.services import AlreadyImported, batch_confirm, batch_preview
 
 
 class Command(BaseCommand):
@@ -35,10 +39,20 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user called {username!r}")
-        if not user_may_act_as(user, frozenset(IMPORT_ROLES)):
-            raise CommandError(f"{username} is not an EHE officer or manager of a local authority")
         if not path.is_file():
             raise CommandError(f"No file at {path}")
+        if (
+            kind == "gias"
+            and user.local_authority_id is None
+            and user_may_act_as(user, frozenset({Role.ADMINISTRATOR}))
+        ):
+            self._schools_load(path, dry_run=dry_run)
+            return
+        if not may_import(user, kind):
+            who = "an EHE manager" if kind == "gias" else "an EHE officer or manager"
+            raise CommandError(
+                f"{username} is not {who} of a local authority, so cannot import {format_for(kind).label}"
+            )
         started = time.monotonic()
         try:
             with path.open("rb") as stream:
@@ -64,6 +78,23 @@ class Command(BaseCommand):
         self.stdout.write(f"Import took {seconds:.1f}s: {rate:.0f} rows per second")
         if batch.status != BatchStatus.DONE:
             raise CommandError(batch.failure)
+
+    def _schools_load(self, path: Path, *, dry_run: bool) -> None:
+        started = time.monotonic()
+        try:
+            with path.open("rb") as stream:
+                counts = gias_apply(stream, dry_run=dry_run)
+        except BadFile as refused:
+            raise CommandError(str(refused)) from None
+        verb = "Checked (dry run: nothing written)" if dry_run else "Loaded"
+        self.stdout.write(
+            f"{verb} {counts.rows} rows of {path.name}: {counts.created} new schools, {counts.updated} updated, "
+            f"{counts.unchanged} unchanged, {counts.skipped} skipped (LA not on the register), "
+            f"{len(counts.errors)} errors; {counts.closed} closed, {counts.special} special"
+        )
+        for error in counts.errors[:20]:
+            self.stdout.write(f"  row {error.row}, {error.column}: {error.message}")
+        self.stdout.write(f"Took {time.monotonic() - started:.1f}s")
 
     def _counts(self, verb: str, batch: Any) -> None:
         self.stdout.write(
