@@ -179,7 +179,7 @@ def test_an_error_that_is_not_the_database_keeps_the_general_page(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(queues, "keyset_page", broken)
+    monkeypatch.setattr(queues, "queue_keyset_page", broken)
     status, page = browser.open("/cases/queues/team/")
     assert status == 500
     assert "Sorry, there is a problem with the service" in page

@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from ehe_register.models import LocalAuthority, School, User
 from ehe_register.roles import Role
-from tests.factories import make_episode, make_user
+from imports.formats.notifications import NotificationRowForm
+from tests.factories import SchoolFactory, make_episode, make_user
 from tests.hostile import BLNS, FUZZ_SETTINGS, hostile_text
 from workflows.services.escalations import escalation_raise
 from workflows.states import State
@@ -71,15 +72,19 @@ FORMS = product_forms()
 
 
 def _required_keywords(form_class: type) -> set[str]:
-    """Keyword-only arguments without a default, across the constructors of the class's MRO."""
+    """Keyword-only arguments without a default, across the constructors of the class's MRO, as far
+    as each passes its other keywords on (a constructor without ``**kwargs`` ends the chain)."""
     needed: set[str] = set()
     for klass in form_class.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
-        for parameter in inspect.signature(init).parameters.values():
+        parameters = inspect.signature(init).parameters.values()
+        for parameter in parameters:
             if parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is inspect.Parameter.empty:
                 needed.add(parameter.name)
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+            break
     return needed
 
 
@@ -91,6 +96,7 @@ class World:
         self.manager = make_user(Role.EHE_MANAGER, la)
         self.officer = make_user(Role.EHE_OFFICER, la)
         self.school_user = make_user(Role.SCHOOL_USER, la)
+        self.school = SchoolFactory(local_authority=la)
         self.episode = make_episode(State.EDUCATION_ENQUIRY, la=la)
         self.escalation, _ = escalation_raise(episode=self.episode, rule_name="concern_ticked", as_of=timezone.now())
         self.request = RequestFactory().post("/accounts/sign-in/", REMOTE_ADDR="192.0.2.1")
@@ -107,6 +113,11 @@ ARGUMENTS: dict[str, Callable[[World], Any]] = {
     "months": lambda w: [date(2026, 1, 1), date(2026, 2, 1)],
     "may_unmask": lambda w: True,
     "officer": lambda w: True,
+    # A row of a bulk notifications file: its school, and the fields built once per file.
+    "school": lambda w: w.school,
+    "fields": lambda w: NotificationRowForm.fields_for(w.la),
+    # The legacy register's column mapping: the headings of the file uploaded.
+    "headings": lambda w: ["Surname", "Forename", "Date of birth", "Postcode", "Status"],
 }
 # Arguments that differ for one form (the school's own schools list, a request for sign-in).
 SPECIAL: dict[str, Callable[[World], dict[str, Any]]] = {
