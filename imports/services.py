@@ -33,6 +33,7 @@ from ehe_register.roles import Role
 from imports.formats import BadFile, ImportContext, Outcome, RowError, format_for, may_import
 from imports.formats.tabular import check_extension
 from imports.models import TAKEN, BatchStatus, ImportBatch, ImportRowError
+from workflows.sweeps import statistics_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -200,6 +201,20 @@ def batch_confirm(*, batch_id: int, user: User) -> ImportBatch:
     return batch
 
 
+# The tables an import writes, whose planner statistics the pages and the sweep depend on.
+IMPORTED_TABLES = (
+    "ehe_register_child",
+    "ehe_register_person",
+    "ehe_register_childperson",
+    "ehe_register_address",
+    "ehe_register_offrollnotification",
+    "workflows_episode",
+    "workflows_transitionlog",
+    "workflows_escalation",
+    "notifications_message",
+)
+
+
 def batch_run(*, batch_id: int) -> ImportBatch:
     """Import a confirmed batch (see the module's docstring). Returns the batch as it ends."""
     with transaction.atomic():
@@ -238,6 +253,9 @@ def batch_run(*, batch_id: int) -> ImportBatch:
                     counts.update(fmt.write(valid, context=context) if valid else [])
                 done += len(chunk)
                 ImportBatch.objects.filter(pk=batch.pk).update(rows_done=done)
+                # A large import changes the register's shape: plans made on the old figures
+                # (an empty table's, say) turn a queue page's join into minutes of nested loops.
+                statistics_refresh(IMPORTED_TABLES)
     except Exception as error:  # the chunks written stay; the batch says where it stopped
         logger.exception("Import batch %s stopped", batch.pk)
         message = str(error) if isinstance(error, BadFile) else "An unexpected error stopped the import."
