@@ -213,6 +213,7 @@ def batch_run(*, batch_id: int) -> ImportBatch:
     counts: Counter[Outcome] = Counter()
     errors: list[RowError] = []
     done = 0
+    analyze_at = 2 * settings.EHE_IMPORT_CHUNK_ROWS  # then at each doubling of the rows written
     try:
         with (import_dir() / batch.stored_as).open("rb") as stream:
             extension = Path(batch.stored_as).suffix
@@ -227,6 +228,9 @@ def batch_run(*, batch_id: int) -> ImportBatch:
                     counts.update(fmt.write(valid, context=context) if valid else [])
                 done += len(chunk)
                 ImportBatch.objects.filter(pk=batch.pk).update(rows_done=done)
+                if done >= analyze_at and hasattr(fmt, "statistics_refresh"):
+                    fmt.statistics_refresh()  # the planner sees the rows written so far
+                    analyze_at = done * 2
     except Exception as error:  # the chunks written stay; the batch says where it stopped
         logger.exception("Import batch %s stopped", batch.pk)
         message = str(error) if isinstance(error, BadFile) else "An unexpected error stopped the import."

@@ -39,7 +39,7 @@ from ehe_register.models.reference import reason_code_choices
 from ehe_register.services.matching import Sought, children_match, name_key
 from imports.formats import Column, ImportContext, Outcome, RowError, register
 from imports.formats.tabular import read_table
-from workflows.services.bulk_notifications import notifications_record_many
+from workflows.services.bulk_notifications import intake_statistics_refresh, notifications_record_many
 from workflows.services.intake import IntakeRecord
 from workflows.states import ACTIVE_STATES
 
@@ -296,6 +296,9 @@ class NotificationsFormat:
         to_write = [r for (_, r), outcome in zip(records, outcomes, strict=True) if outcome != Outcome.UNCHANGED]
         notifications_record_many(records=to_write, as_of=context.as_of)
         return outcomes
+
+    def statistics_refresh(self) -> None:
+        intake_statistics_refresh()
 
 
 def _digest(key: tuple[object, ...]) -> bytes:
