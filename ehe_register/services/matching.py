@@ -199,6 +199,27 @@ def children_match(soughts: Sequence[Sought]) -> list[MatchResult]:
     ]
 
 
+def sought_children_related(one: Sought, other: Sought) -> bool:
+    """Whether matching would join or flag either of two described children against the other
+    once that other is on the register as described (a certain or a likely match, either way):
+    a bulk intake writes two records of one file independently only when this is False."""
+    for sought, stored in ((one, other), (other, one)):
+        candidate = _Candidate(
+            pk=0,
+            legal_first_name=stored.legal_first_name,
+            legal_last_name=stored.legal_last_name,
+            preferred_first_name=stored.preferred_first_name,
+            date_of_birth=stored.date_of_birth,
+            upn=stored.upn,
+            former_upns=[],
+            former_names=[],
+        )
+        certain, likely = _compare(sought, [candidate], {})
+        if certain is not None or likely:
+            return True
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     """What matching reads of a child (:func:`_compare` takes it where it takes a Child)."""
