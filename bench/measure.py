@@ -11,7 +11,9 @@ so that its peak memory is its own and a sweep that runs too long can be stopped
 - ``http_measure``: gunicorn (two workers) on a loopback port; four client threads each repeating
   a school user's whole flow (the form, its POST, check your answers, the sending POST, the
   confirmation) for ``seconds``, against ``/healthz`` on the same server.
-- ``import_measure``: the hook for bulk import against ``COPY`` (issue 11 has not landed).
+- ``import_measure``: ``manage.py import_file`` on a generated file of off-roll notifications
+  against PostgreSQL ``COPY`` of the same file into a scratch table; rows a second and peak RSS
+  of each.
 """
 
 from __future__ import annotations
@@ -415,19 +417,104 @@ def http_measure(
 
 
 def import_measure(*, rows: int = 100_000) -> dict[str, Any]:
-    """Bulk import of ``rows`` rows through ``import_file`` against ``COPY``.
+    """Bulk import of ``rows`` generated rows (``bench.import_rows``: each a new child, names and
+    birth dates spread as the builder's) through ``manage.py import_file notifications`` as an
+    officer of the largest real LA, against PostgreSQL ``COPY`` of the same file into a scratch table.
 
-    The hook for issue 11: when ``imports`` offers ``import_file``, build a CSV of ``rows``
-    children here (the builder's names and dates), time ``import_file`` on it (peak RSS as for the
-    sweep) and ``COPY`` of the same rows into a scratch table, and return
-    ``{"status": "finished", "rows_per_second": ..., "copy_rows_per_second": ..., "peak_rss_mb": ...}``.
-    """
-    import importlib
+    ``COPY`` runs first, so the process's peak RSS after it is the copy's, and the peak at the end
+    is the import's (the step's process does nothing else). The import is the command as a script
+    runs it: the preview (every row read and checked with the form's validators, set-based
+    matching) and then the import (every row checked again, matched, written in chunks, the risk
+    check and the rules), each timed on its own; ``rows_per_second`` is the whole command's."""
+    import tempfile
+    from io import StringIO
+    from pathlib import Path
 
-    try:
-        services = importlib.import_module("imports.services")
-    except ImportError:
-        services = None
-    if services is None or not hasattr(services, "import_file"):
-        return {"status": "not yet built (issue 11)", "rows": rows}
-    return {"status": "import_file exists but the benchmark is not wired to it yet (bench/measure.py)", "rows": rows}
+    from django.core.management import call_command
+    from django.db.models import Count
+    from django.test import override_settings
+
+    from bench.builder import ARTIFICIAL_DFE_CODE
+    from bench.import_rows import write_csv
+    from ehe_register.models import LocalAuthority, School, User
+    from ehe_register.roles import Role
+
+    la = (
+        LocalAuthority.objects.filter(uses_service=True)
+        .exclude(dfe_code=ARTIFICIAL_DFE_CODE)
+        .annotate(n=Count("children"))
+        .order_by("-n", "pk")
+        .first()
+    )
+    if la is None:
+        return {"status": "failed: no LA uses the service", "rows": rows}
+    officer = (
+        User.objects.filter(local_authority=la, groups__name=Role.EHE_OFFICER, is_active=True).order_by("pk").first()
+    )
+    school = School.objects.filter(local_authority=la).exclude(urn="").order_by("pk").first()
+    if officer is None or school is None:
+        return {"status": f"failed: LA {la.dfe_code} has no officer or no school", "rows": rows}
+    with tempfile.TemporaryDirectory(prefix="ehe-bench-import-") as folder:
+        path = write_csv(Path(folder) / f"notifications-{rows}.csv", school.urn, rows, start=0)
+        size_mb = round(path.stat().st_size / 1024 / 1024, 1)
+
+        started = time.monotonic()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE bench_import_copy (" + ", ".join(f'"{h}" text' for h in _headings()) + ")"
+            )
+            with (
+                path.open("rb") as source,
+                cursor.cursor.copy(  # type: ignore[attr-defined]
+                    "COPY bench_import_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+                ) as copy,
+            ):
+                while block := source.read(1 << 20):
+                    copy.write(block)
+            cursor.execute("SELECT count(*) FROM bench_import_copy")
+            copied = cursor.fetchone()[0]
+            cursor.execute("DROP TABLE bench_import_copy")
+        copy_seconds = time.monotonic() - started
+        copy_rss = peak_rss_mb()
+
+        out = StringIO()
+        started = time.monotonic()
+        with override_settings(EHE_IMPORT_DIR=str(Path(folder) / "uploads")):
+            call_command("import_file", "notifications", str(path), "--as", officer.username, stdout=out)
+        seconds = time.monotonic() - started
+    text = out.getvalue()
+    preview = re.search(r"Preview took ([\d.]+)s", text)
+    imported = re.search(
+        r"Imported (\d+) rows .*?: (\d+) new, (\d+) updated, (\d+) unchanged, (\d+) likely matches, (\d+) errors", text
+    )
+    run = re.search(r"Import took ([\d.]+)s", text)
+    if not (preview and imported and run):
+        return {"status": "failed: import_file did not finish", "rows": rows, "output": text[-2000:]}
+    preview_s, run_s = float(preview.group(1)), float(run.group(1))
+    return {
+        "status": "finished",
+        "rows": rows,
+        "file_mb": size_mb,
+        "local_authority": la.dfe_code,
+        "children_in_la_before": la.n,  # type: ignore[attr-defined]
+        "seconds": round(seconds, 1),
+        "rows_per_second": round(rows / max(seconds, 0.001)),
+        "preview_seconds": preview_s,
+        "preview_rows_per_second": round(rows / max(preview_s, 0.1)),  # the command prints tenths
+        "import_seconds": run_s,
+        "import_rows_per_second": round(rows / max(run_s, 0.1)),
+        "outcomes": dict(
+            zip(("new", "updated", "unchanged", "likely", "errors"), map(int, imported.groups()[1:]), strict=True)
+        ),
+        "copy_rows": copied,
+        "copy_seconds": round(copy_seconds, 2),
+        "copy_rows_per_second": round(copied / max(copy_seconds, 0.001)),
+        "copy_peak_rss_mb": copy_rss,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _headings() -> list[str]:
+    from imports.formats.notifications import COLUMNS
+
+    return [c.name for c in COLUMNS]

@@ -147,7 +147,8 @@ def measure_scale(scale: int, opts: argparse.Namespace) -> dict[str, Any]:
             {"seconds": opts.http_seconds, "healthz_seconds": opts.healthz_seconds},
             opts.http_seconds + opts.healthz_seconds + 300,
         )
-        result["import"] = run_step("import", product, {"rows": 100_000}, 600)
+        _log(f"import of {opts.import_rows:,} rows against COPY")
+        result["import"] = run_step("import", product, {"rows": opts.import_rows}, opts.import_timeout)
     finally:
         for db in (product, reference):
             databases.drop(db)
@@ -171,6 +172,8 @@ def parser() -> argparse.ArgumentParser:
         default="ehe_bench",
         help="Databases are <prefix>_<scale> (default ehe_bench); give your own on a shared server.",
     )
+    p.add_argument("--import-rows", type=int, default=100_000, help="Rows of the import (default 100,000).")
+    p.add_argument("--import-timeout", type=float, default=1800, help="An import running longer has failed (seconds).")
     p.add_argument("--out", default="docs", help="Where bench/<scale>.json and PERFORMANCE.md go (default docs).")
     p.add_argument("--smoke", action="store_true", help="CI: few requests and seconds, no timing claims.")
     return p
@@ -187,6 +190,7 @@ def main(argv: list[str]) -> None:
     databases.set_prefix(opts.database_prefix)
     if opts.smoke:
         opts.requests, opts.page_budget, opts.http_seconds, opts.healthz_seconds = 5, 10, 3, 2
+        opts.import_rows = min(opts.import_rows, 1_000)
     scales = [opts.scale] if opts.scale else [int(s) for s in opts.scales.split(",") if s.strip()]
     out = Path(opts.out)
     (out / "bench").mkdir(parents=True, exist_ok=True)

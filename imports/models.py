@@ -12,6 +12,7 @@ from django.utils import timezone
 
 
 class BatchStatus(models.TextChoices):
+    CHECKING = "checking", "Checking the file"
     PREVIEWED = "previewed", "Checked, not imported yet"
     CONFIRMED = "confirmed", "Waiting to start"
     RUNNING = "running", "Importing"
@@ -26,7 +27,9 @@ TAKEN = (BatchStatus.CONFIRMED, BatchStatus.RUNNING, BatchStatus.DONE)
 class ImportBatch(models.Model):
     """One file brought in by one person for one LA.
 
-    States, in order: ``previewed`` (the file was read and every row checked; nothing written),
+    States, in order: ``checking`` (a large file being read and checked by a worker: the preview;
+    ``rows_total`` is an estimate until it ends), ``previewed`` (the file was read and every row
+    checked; nothing written),
     ``confirmed`` (the user confirmed; a worker will start), ``running`` (rows are being written,
     one transaction per chunk; ``rows_done`` of ``rows_total`` so far), ``done`` (every row
     written or reported as an error) or ``failed`` (stopped by an unexpected error; the chunks
@@ -87,7 +90,7 @@ class ImportBatch(models.Model):
 
     @property
     def in_progress(self) -> bool:
-        return self.status in (BatchStatus.CONFIRMED, BatchStatus.RUNNING)
+        return self.status in (BatchStatus.CHECKING, BatchStatus.CONFIRMED, BatchStatus.RUNNING)
 
 
 class ImportRowError(models.Model):

@@ -4,7 +4,10 @@
    wrong ending), hash it, and refuse a file already imported for the LA (same kind, same SHA-256).
    Read every row, check it with the format's validators and classify it against the register
    with set-based reads; keep the counts and the row errors. Nothing is written to the register.
-   A file that cannot be read at all (``BadFile``) leaves no trace but the message.
+   A file that cannot be read at all (``BadFile``) leaves no trace but the message. A file over
+   ``EHE_IMPORT_PREVIEW_INLINE_BYTES`` is checked the same way by the Celery task
+   ``imports.batch_check`` (``batch_check``), with progress; the batch is ``checking`` meanwhile,
+   and a file that cannot be read ends ``failed`` with the message.
 2. ``batch_confirm``: the user confirms; a file of up to ``EHE_IMPORT_INLINE_ROWS`` rows is
    imported at once, a larger one by the Celery task ``imports.batch_run`` (queued on commit).
 3. ``batch_run``: read the file again, check every row again (the register may have changed),
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, reset_queries, transaction
 from django.utils import timezone
 
 from ehe_register.models import LocalAuthority, User
@@ -104,7 +107,14 @@ def batch_preview(
     *, user: User, kind: str, file_name: str, chunks: Iterator[bytes], as_of: datetime | None = None
 ) -> ImportBatch:
     """Check a file without writing to the register: an ImportBatch with the preview's counts and
-    row errors. Raises BadFile (nothing kept) or AlreadyImported."""
+    row errors. Raises BadFile (nothing kept) or AlreadyImported.
+
+    A file of up to ``EHE_IMPORT_PREVIEW_INLINE_BYTES`` is checked here, in the request. A larger
+    one is left to the Celery task ``imports.batch_check`` (queued on commit): the batch comes
+    back ``checking``, with progress as the rows are read, and becomes ``previewed`` when every
+    row has been checked (or ``failed``, with the message, when the file cannot be read)."""
+    from imports.tasks import batch_check as batch_check_task
+
     fmt = format_for(kind)
     as_of = as_of or timezone.now()
     extension = check_extension(file_name, fmt.extensions)
@@ -117,10 +127,79 @@ def batch_preview(
     earlier = ImportBatch.objects.filter(local_authority=la, kind=kind, sha256=sha, status__in=TAKEN).first()
     if earlier is not None:
         raise AlreadyImported(earlier)
-    context = ImportContext(local_authority=la, user=user, as_of=as_of, file_name=Path(file_name).name[:255])
+    batch = ImportBatch(
+        local_authority=la,
+        kind=kind,
+        uploaded_by=user,
+        uploaded_at=as_of,
+        file_name=Path(file_name).name[:255],
+        sha256=sha,
+        size_bytes=size,
+        stored_as=path.name,
+    )
+    if size > settings.EHE_IMPORT_PREVIEW_INLINE_BYTES:
+        with transaction.atomic():
+            batch.status = BatchStatus.CHECKING
+            batch.save()
+            transaction.on_commit(lambda: batch_check_task.delay(batch.pk))
+        return batch
+    counts, errors = _check(
+        fmt, batch, context=ImportContext(local_authority=la, user=user, as_of=as_of, file_name=batch.file_name)
+    )
+    with transaction.atomic():
+        _counts_set(batch, counts)
+        batch.save()
+        _errors_store(batch, errors)
+    return batch
+
+
+def batch_check(*, batch_id: int) -> ImportBatch:
+    """The preview of a large file, by a worker (see ``batch_preview``). Safe to run twice: a batch
+    no longer ``checking`` is left alone."""
+    batch = ImportBatch.objects.select_related("local_authority", "uploaded_by").get(pk=batch_id)
+    if batch.status != BatchStatus.CHECKING:
+        return batch
+    ImportBatch.objects.filter(pk=batch.pk).update(started_at=timezone.now(), rows_done=0)
+    context = ImportContext(
+        local_authority=batch.local_authority,
+        user=batch.uploaded_by,
+        as_of=batch.uploaded_at,
+        file_name=batch.file_name,
+    )
+    try:
+        counts, errors = _check(format_for(batch.kind), batch, context=context, progress=True)
+    except Exception as error:
+        logger.exception("Checking import batch %s stopped", batch.pk)
+        message = str(error) if isinstance(error, BadFile) else "An unexpected error stopped the check of the file."
+        ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.CHECKING).update(
+            status=BatchStatus.FAILED, finished_at=timezone.now(), failure=f"{message} Nothing was imported."
+        )
+        batch.refresh_from_db()
+        return batch
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.status != BatchStatus.CHECKING:
+            return batch
+        batch.status = BatchStatus.PREVIEWED
+        batch.started_at = None
+        batch.rows_done = 0
+        _counts_set(batch, counts)
+        batch.save()
+        _errors_store(batch, errors)
+    return batch
+
+
+def _check(
+    fmt: Any, batch: ImportBatch, *, context: ImportContext, progress: bool = False
+) -> tuple[Counter[Outcome], list[RowError]]:
+    """Read the batch's file and check every row: the counts of what it would do and the first
+    row errors. With ``progress``, the rows read so far are recorded after each chunk, against
+    a total estimated from the bytes read (the number of rows is known only at the end)."""
     counts: Counter[Outcome] = Counter()
     errors: list[RowError] = []
-    with path.open("rb") as stream:
+    extension = Path(batch.stored_as).suffix
+    done = 0
+    with (import_dir() / batch.stored_as).open("rb") as stream:
         for chunk in _checked_chunks(fmt, stream, extension, context):
             valid = [(n, r) for n, r in chunk if not isinstance(r, list)]
             for _, result in chunk:
@@ -128,21 +207,19 @@ def batch_preview(
                     counts[Outcome.ERROR] += 1
                     _keep(errors, result)
             counts.update(fmt.classify(valid, context=context) if valid else [])
-    with transaction.atomic():
-        batch = ImportBatch.objects.create(
-            local_authority=la,
-            kind=kind,
-            uploaded_by=user,
-            uploaded_at=as_of,
-            file_name=Path(file_name).name[:255],
-            sha256=sha,
-            size_bytes=size,
-            stored_as=path.name,
-            rows_total=sum(counts.values()),
-            **{COUNT_FIELDS[o]: n for o, n in counts.items()},
-        )
-        _errors_store(batch, errors)
-    return batch
+            done += len(chunk)
+            reset_queries()
+            if progress:  # a CSV file is read in order, so its bytes say how far it has gone
+                read = max(stream.tell(), 1) if extension == ".csv" else 0
+                estimate = max(done, round(done * batch.size_bytes / read)) if read else 0
+                ImportBatch.objects.filter(pk=batch.pk).update(rows_done=done, rows_total=estimate)
+    return counts, errors
+
+
+def _counts_set(batch: ImportBatch, counts: Counter[Outcome]) -> None:
+    batch.rows_total = sum(counts.values())
+    for outcome, field in COUNT_FIELDS.items():
+        setattr(batch, field, counts.get(outcome, 0))
 
 
 def _checked_chunks(
@@ -253,6 +330,7 @@ def batch_run(*, batch_id: int) -> ImportBatch:
                     counts.update(fmt.write(valid, context=context) if valid else [])
                 done += len(chunk)
                 ImportBatch.objects.filter(pk=batch.pk).update(rows_done=done)
+                reset_queries()  # with DEBUG on, Django keeps every statement (9,000 of up to 100 kB)
                 # A large import changes the register's shape: plans made on the old figures
                 # (an empty table's, say) turn a queue page's join into minutes of nested loops.
                 statistics_refresh(IMPORTED_TABLES)
@@ -286,5 +364,5 @@ def batch_progress(batch: ImportBatch) -> dict[str, Any]:
         "rows_total": batch.rows_total,
         "percent": batch.percent_done,
         "rows_per_second": batch.rows_per_second,
-        "finished": batch.status in (BatchStatus.DONE, BatchStatus.FAILED),
+        "finished": batch.status in (BatchStatus.PREVIEWED, BatchStatus.DONE, BatchStatus.FAILED),
     }

@@ -14,3 +14,12 @@ def batch_run(batch_id: int) -> dict[str, Any]:
 
     batch = run(batch_id=batch_id)
     return {"batch": batch.pk, "status": batch.status, "rows_done": batch.rows_done}
+
+
+@shared_task(name="imports.batch_check", ignore_result=True)
+def batch_check(batch_id: int) -> dict[str, Any]:
+    """The preview of a large file (``imports.services.batch_check``)."""
+    from imports.services import batch_check as check
+
+    batch = check(batch_id=batch_id)
+    return {"batch": batch.pk, "status": batch.status, "rows_total": batch.rows_total}

@@ -18,11 +18,13 @@ stored or shown: user text is kept as it was typed.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
+from typing import ClassVar
 
 from django.db.models import Q
 
@@ -51,6 +53,9 @@ _ACCENT_RANGES = (
 _NOT_NAME_LETTERS = frozenset("\u02b9\u02bb\u02bc\u02bd\u02be\u02bf\u0640")
 
 
+_NOT_ASCII_LETTERS = re.compile("[^a-z]+")
+
+
 def _is_accent(character: str) -> bool:
     code = ord(character)
     return any(low <= code <= high for low, high in _ACCENT_RANGES)
@@ -63,6 +68,9 @@ def name_key(value: str) -> str:
 
     An empty key (a name of punctuation or digits only) is never a match for anything.
     """
+    value = value or ""
+    if value.isascii():  # the same key, without the Unicode work: only a-z are letters in ASCII
+        return _NOT_ASCII_LETTERS.sub("", value.lower())
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", value or "").casefold())
     kept: list[str] = []
     for character in folded.translate(_LATIN_FOLDS):
@@ -104,7 +112,7 @@ class MatchResult:
     likely: list[tuple[Child, list[str]]] = field(default_factory=list)
 
 
-def _upns_conflict(sought: str, candidate: Child) -> bool:
+def _upns_conflict(sought: str, candidate: _Candidate) -> bool:
     """Two permanent UPNs that differ belong to two children (a UPN is for life). A temporary UPN
     is replaced by the permanent one, so it conflicts with nothing."""
     return bool(
@@ -117,11 +125,11 @@ def _upns_conflict(sought: str, candidate: Child) -> bool:
     )
 
 
-def _upn_agrees(sought: str, candidate: Child) -> bool:
+def _upn_agrees(sought: str, candidate: _Candidate) -> bool:
     return bool(sought) and (sought == candidate.upn or sought in candidate.former_upns)
 
 
-def _merged_in_names(children: Iterable[Child]) -> dict[int, set[tuple[str, str]]]:
+def _merged_in_names(children: Iterable[_Candidate]) -> dict[int, set[tuple[str, str]]]:
     """For each child, the legal names of the records merged into it (and into those): an EHE
     manager has confirmed they are the same child, so those names are names of this child."""
     names: dict[int, set[tuple[str, str]]] = {}
@@ -166,28 +174,86 @@ def children_match(soughts: Sequence[Sought]) -> list[MatchResult]:
     wanted = Q(date_of_birth__in=dates)
     if upns:
         wanted |= Q(upn__in=upns) | Q(former_upns__has_any_keys=upns)
-    candidates = list(in_la.filter(wanted).order_by("pk"))
+    # Candidates are read as plain values: a chunk of an import meets thousands of children born
+    # on its dates, and only the few that match are needed as Child objects (read below).
+    candidates = [_Candidate(*values) for values in in_la.filter(wanted).order_by("pk").values_list(*_Candidate.FIELDS)]
     merged_names = _merged_in_names(candidates)
-    by_date: dict[date, list[Child]] = {}
-    by_upn: dict[str, list[Child]] = {}
+    by_date: dict[date, list[_Candidate]] = {}
+    by_upn: dict[str, list[_Candidate]] = {}
     for candidate in candidates:
         by_date.setdefault(candidate.date_of_birth, []).append(candidate)
         for upn in {candidate.upn, *(candidate.former_upns or [])} - {""}:
             by_upn.setdefault(upn, []).append(candidate)
-    results = []
+    found = []
     for sought in soughts:
         own = {c.pk: c for c in [*by_date.get(sought.date_of_birth, []), *by_upn.get(sought.upn, [])]}
-        results.append(_compare(sought, sorted(own.values(), key=lambda c: c.pk), merged_names))
-    return results
+        found.append(_compare(sought, sorted(own.values(), key=lambda c: c.pk), merged_names))
+    hits = {c.pk for certain, likely in found for c in [*([certain] if certain else []), *(c for c, _ in likely)]}
+    children = Child.objects.in_bulk(hits) if hits else {}
+    return [
+        MatchResult(
+            certain=children[certain.pk] if certain is not None else None,
+            likely=[(children[c.pk], reasons) for c, reasons in likely],
+        )
+        for certain, likely in found
+    ]
 
 
-def _compare(sought: Sought, candidates: list[Child], merged_names: dict[int, set[tuple[str, str]]]) -> MatchResult:
+def sought_children_related(one: Sought, other: Sought) -> bool:
+    """Whether matching would join or flag either of two described children against the other
+    once that other is on the register as described (a certain or a likely match, either way):
+    a bulk intake writes two records of one file independently only when this is False."""
+    for sought, stored in ((one, other), (other, one)):
+        candidate = _Candidate(
+            pk=0,
+            legal_first_name=stored.legal_first_name,
+            legal_last_name=stored.legal_last_name,
+            preferred_first_name=stored.preferred_first_name,
+            date_of_birth=stored.date_of_birth,
+            upn=stored.upn,
+            former_upns=[],
+            former_names=[],
+        )
+        certain, likely = _compare(sought, [candidate], {})
+        if certain is not None or likely:
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """What matching reads of a child (:func:`_compare` takes it where it takes a Child)."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "pk",
+        "legal_first_name",
+        "legal_last_name",
+        "preferred_first_name",
+        "date_of_birth",
+        "upn",
+        "former_upns",
+        "former_names",
+    )
+    pk: int
+    legal_first_name: str
+    legal_last_name: str
+    preferred_first_name: str
+    date_of_birth: date
+    upn: str
+    former_upns: list[str]
+    former_names: list[str]
+
+
+_Found = tuple["_Candidate | None", list[tuple["_Candidate", list[str]]]]
+
+
+def _compare(sought: Sought, candidates: list[_Candidate], merged_names: dict[int, set[tuple[str, str]]]) -> _Found:
     """The sought child against its candidates (the LA's children sharing its UPN or date of birth)."""
     first, last = name_key(sought.legal_first_name), name_key(sought.legal_last_name)
     names_usable = bool(first and last)
-    certain: list[Child] = []
-    by_upn: list[tuple[Child, list[str]]] = []
-    by_names: list[tuple[Child, list[str]]] = []
+    certain: list[_Candidate] = []
+    by_upn: list[tuple[_Candidate, list[str]]] = []
+    by_names: list[tuple[_Candidate, list[str]]] = []
     for candidate in candidates:
         upn_agrees = _upn_agrees(sought.upn, candidate)
         upn_conflicts = _upns_conflict(sought.upn, candidate)
@@ -209,10 +275,10 @@ def _compare(sought: Sought, candidates: list[Child], merged_names: dict[int, se
                 by_names.append((candidate, ["same date of birth", *reasons]))
 
     if len(certain) == 1:
-        return MatchResult(certain=certain[0], likely=by_upn)
+        return certain[0], by_upn
     # Two records already share these names and date of birth: joining either would be a guess.
     ambiguous = [(c, ["same date of birth", "same names and date of birth as another record"]) for c in certain]
-    return MatchResult(likely=[*by_upn, *ambiguous, *by_names])
+    return None, [*by_upn, *ambiguous, *by_names]
 
 
 def _upn_reasons(names_usable: bool, names_agree: bool, same_dob: bool) -> list[str]:
@@ -226,7 +292,7 @@ def _upn_reasons(names_usable: bool, names_agree: bool, same_dob: bool) -> list[
     return reasons
 
 
-def _likely_reasons(first: str, last: str, sought: Sought, candidate: Child) -> list[str]:
+def _likely_reasons(first: str, last: str, sought: Sought, candidate: _Candidate) -> list[str]:
     """Why a child with the same date of birth but different legal names may be the same child."""
     cand_first, cand_last = name_key(candidate.legal_first_name), name_key(candidate.legal_last_name)
     reasons = []

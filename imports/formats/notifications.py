@@ -14,11 +14,13 @@ by their code or their wording as the form shows it (``F`` or ``Female``).
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from ehe_register.forms.fields import NO, YES
 from ehe_register.forms.portal import NotificationForm
@@ -179,6 +181,20 @@ class NotificationRowForm(NotificationForm):
         self.today = today
         self._schools = [school]
 
+    def _clean_fields(self) -> None:
+        """Django's ``Form._clean_fields`` without building a BoundField per field: the same
+        widget read, ``Field.clean`` and ``clean_<name>`` hooks, in the same order. (A row form
+        has no prefix, no disabled field and no file field, where the BoundField would differ.)"""
+        data, files = self.data, self.files
+        for name, field in self.fields.items():
+            try:
+                self.cleaned_data[name] = field.clean(field.widget.value_from_datadict(data, files, name))
+                hook = getattr(self, f"clean_{name}", None)
+                if hook is not None:
+                    self.cleaned_data[name] = hook()
+            except ValidationError as error:
+                self.add_error(name, error)
+
     @classmethod
     def fields_for(cls, la: LocalAuthority) -> dict[str, forms.Field]:
         import copy
@@ -187,6 +203,7 @@ class NotificationRowForm(NotificationForm):
         del fields["school"]
         fields["residence_la"] = _ThisLocalAuthority(la)
         fields["reason_code"].choices = [("", "Choose a reason"), *reason_code_choices()]  # type: ignore[attr-defined]
+        assert not any(f.disabled or isinstance(f, forms.FileField) for f in fields.values())  # see _clean_fields
         return fields
 
 
@@ -243,13 +260,13 @@ class NotificationsFormat:
             name_key(record.child.legal_last_name),
             record.child.date_of_birth,
         )
-        first = cache["seen"].setdefault(key, row_number)
+        first = cache["seen"].setdefault(_digest(key), row_number)
         if first != row_number:
             return [
                 RowError(row_number, "legal_last_name", f"The same child as row {first} (same names and date of birth)")
             ]
         if record.child.upn:
-            first = cache["seen"].setdefault(("upn", record.child.upn), row_number)
+            first = cache["seen"].setdefault(_digest(("upn", record.child.upn)), row_number)
             if first != row_number:
                 return [RowError(row_number, "upn", f"The same UPN as row {first}")]
         return record
@@ -279,6 +296,12 @@ class NotificationsFormat:
         to_write = [r for (_, r), outcome in zip(records, outcomes, strict=True) if outcome != Outcome.UNCHANGED]
         notifications_record_many(records=to_write, as_of=context.as_of)
         return outcomes
+
+
+def _digest(key: tuple[object, ...]) -> bytes:
+    """A row's identity for the file's duplicate check, in 16 bytes whatever the names' length:
+    the check remembers every row of the file, so it keeps digests rather than the names."""
+    return hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
 
 
 def _school(cache: dict[str, School | None], urn: str) -> School | None:
@@ -357,9 +380,15 @@ def _already_recorded(records: Sequence[IntakeRecord], la: LocalAuthority) -> se
     if not records:
         return set()
     dates = sorted({r.child.date_of_birth for r in records if r.child is not None})
+    schools = sorted({r.opened_by_school.pk for r in records if r.opened_by_school is not None})
+    notices = sorted({r.notice.notice_received_on for r in records if r.notice is not None})
     held = set()
     for school_id, first, last, born, notice_on in OffRollNotification.objects.filter(
-        residence_la=la, date_of_birth__in=dates, episode__state__in=ACTIVE_STATES
+        residence_la=la,
+        date_of_birth__in=dates,
+        school_id__in=schools,
+        notice_received_on__in=notices,
+        episode__state__in=ACTIVE_STATES,
     ).values_list("school_id", "legal_first_name", "legal_last_name", "date_of_birth", "notice_received_on"):
         held.add((school_id, name_key(first), name_key(last), born, notice_on))
     found = set()

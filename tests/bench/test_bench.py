@@ -98,7 +98,12 @@ def test_the_sweeps_and_pages_return_numbers(built: dict, tmp_path) -> None:
         for page in la["pages"].values():
             assert page["status"] == [200]
             assert page["requests"] == 2 and page["p95_ms"] >= page["p50_ms"] > 0 and page["queries"] > 0
-    assert measure.import_measure(rows=10)["status"].startswith("not yet built")
+    imported = measure.import_measure(rows=10)
+    assert imported["status"] == "finished", imported
+    assert (imported["rows"], imported["copy_rows"], imported["outcomes"]["new"]) == (10, 10, 10)
+    assert imported["rows_per_second"] > 0
+    assert imported["copy_rows_per_second"] > 0
+    assert imported["peak_rss_mb"] >= imported["copy_peak_rss_mb"] > 0
     # The report is written from per-scale results.
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / f"{SCALE}.json").write_text(
@@ -108,12 +113,15 @@ def test_the_sweeps_and_pages_return_numbers(built: dict, tmp_path) -> None:
                 "database": built,
                 "sweeps": {"first": {"product": product, "reference": reference}},
                 "pages": pages,
+                "import": imported,
             }
         )
     )
     write_report(tmp_path)
     text = (tmp_path / "PERFORMANCE.md").read_text()
     assert "not measured at 1M" in text and f"## {SCALE:,} children" in text
+    assert "| Import: ≥ 2,000 rows a second, ≤ 512 MB at 100,000 rows | **not met**: 10 rows by `import_file`" in text
+    assert "PostgreSQL `COPY` of the same file" in text
 
 
 @pytest.mark.django_db(transaction=True)

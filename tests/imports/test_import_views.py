@@ -130,6 +130,73 @@ def test_a_large_file_is_left_to_a_worker_and_the_page_shows_its_progress(
 
 
 @pytest.mark.django_db
+def test_a_large_file_is_checked_by_a_worker_with_progress_then_previewed(
+    client_of: Client,
+    school: School,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from imports import tasks
+    from imports.services import batch_check
+
+    content = csv_bytes([row(school.urn, n) for n in range(6)] + [row(school.urn, 6, postcode="nowhere")])
+    settings.EHE_IMPORT_PREVIEW_INLINE_BYTES = len(content) - 1
+    settings.EHE_IMPORT_CHUNK_ROWS = 2
+    queued: list[Any] = []
+    monkeypatch.setattr(tasks.batch_check, "delay", lambda *a: queued.append(a))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client_of, content)
+
+    batch = ImportBatch.objects.get()
+    assert response.status_code == 302
+    assert queued == [(batch.pk,)]  # the request did not read the rows
+    assert (batch.status, batch.rows_total, batch.new_count) == (BatchStatus.CHECKING, 0, 0)
+    ImportBatch.objects.filter(pk=batch.pk).update(rows_done=2, rows_total=8)
+    page = client_of.get(reverse("imports:batch", kwargs={"pk": batch.pk})).content.decode()
+    assert 'data-import-progress="/imports/batches/' in page
+    assert "Checking the file" in page
+    assert '<progress class="app-progress" max="100" value="25"' in page
+    assert "Import 8 rows" not in page  # nothing to confirm until every row is checked
+    progress = client_of.get(reverse("imports:progress", kwargs={"pk": batch.pk})).json()
+    assert (progress["status"], progress["finished"], progress["rows_done"]) == ("checking", False, 2)
+
+    batch_check(batch_id=batch.pk)  # what the worker runs
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.rows_total, batch.new_count, batch.error_count) == (BatchStatus.PREVIEWED, 7, 6, 1)
+    assert client_of.get(reverse("imports:progress", kwargs={"pk": batch.pk})).json()["finished"] is True
+    page = client_of.get(reverse("imports:batch", kwargs={"pk": batch.pk})).content.decode()
+    assert "Import 7 rows" in page
+    assert "data-import-progress" not in page
+    assert not Child.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_large_file_that_cannot_be_read_fails_with_the_message(
+    client_of: Client, school: School, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imports import tasks
+    from imports.services import batch_check
+
+    content = csv_bytes([row(school.urn, n) for n in range(5)]) + b"\xff\xfe not text\n"
+    settings.EHE_IMPORT_PREVIEW_INLINE_BYTES = 10
+    monkeypatch.setattr(tasks.batch_check, "delay", lambda *a: None)
+    upload(client_of, content)
+    batch = ImportBatch.objects.get()
+
+    batch = batch_check(batch_id=batch.pk)
+
+    assert batch.status == BatchStatus.FAILED
+    assert "not UTF-8" in batch.failure
+    assert "Nothing was imported" in batch.failure
+    page = client_of.get(reverse("imports:batch", kwargs={"pk": batch.pk})).content.decode()
+    assert "not UTF-8" in page
+    assert not Child.objects.exists()
+
+
+@pytest.mark.django_db
 def test_another_las_batch_is_not_found(client_of: Client, school: School, other_la: LocalAuthority) -> None:
     upload(client_of, csv_bytes([row(school.urn, 0)]))
     batch = ImportBatch.objects.get()

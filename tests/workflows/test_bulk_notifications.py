@@ -68,8 +68,10 @@ def _records(la: LocalAuthority) -> list[IntakeRecord]:
         child(8, "Sam", "Rivers", date(2014, 8, 8), parents=parent("Lee", "Rivers", "07700900888")),
         child(9, "Kit", "Rivers", date(2016, 9, 9), parents=parent("Lee", "Rivers", "07700900888")),
         child(10, "Łukasz", "Wiśniewski", date(2012, 12, 12), notice_received_on=date(2025, 11, 3)),
-        child(11, "Chen", "Wu", date(2014, 5, 17)),  # the first child's date of birth
+        child(11, "Chen", "Wu", date(2014, 5, 17)),  # the first child's date of birth, unrelated names
         replace(child(12, "Ravi", "Shah", date(2015, 7, 7)), reason_code="mental_health"),
+        child(13, "Maya", "Fletcher-Hale", date(2014, 5, 17)),  # a likely match of the first, in the file
+        child(14, "Wu", "Chen", date(2014, 5, 17)),  # Chen Wu's names swapped, in the file
     ]
 
 
@@ -167,13 +169,16 @@ def test_the_set_wise_path_gives_exactly_what_the_form_path_gives(la: LocalAutho
         transaction.set_rollback(True)
 
     # Both paths were taken: plain new children set-wise, the rest one at a time.
-    assert written_set_wise == [True, True, True, False, False, False, False, True, False, True, False, True]
+    assert written_set_wise == [
+        *(True, True, True, False, False, False, False, True, False, True, True, True),
+        *(False, False),  # each a likely match of an earlier row of the file
+    ]
     for part in one_at_a_time:
         assert set_wise[part] == one_at_a_time[part], part
-    assert len(one_at_a_time["episodes"]) == 12
+    assert len(one_at_a_time["episodes"]) == 14
     assert {e[1] for e in one_at_a_time["episodes"]} == {
         "address_verification",
         "awaiting_consent",
         "safeguarding_review",
     }
-    assert len(one_at_a_time["matches"]) == 1
+    assert len(one_at_a_time["matches"]) == 3

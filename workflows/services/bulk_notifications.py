@@ -4,13 +4,14 @@ gives one at a time.
 ``notifications_record_many`` splits the records. A record that needs no judgement is written
 set-wise: a new child (no certain or likely match on the register, and no parent matching a person
 the LA holds), no safeguarding trigger, and nothing in common with another record of the same call
-(date of birth, UPN, a parent's phone, email or home) that could make one record's outcome depend on
-the other. Those children, addresses, parents, episodes, risk checks (the same ``risk_check``
-TransitionLog rows) and notifications are written in a few statements, and the rules are evaluated
-for their cases by one sweep (``sweep_run`` over their ids), as ``episode_rules_evaluate`` does for
-one. Every other record (a child already on the register, a likely match, a concern, social care
-involvement, a sibling in the same file) goes through ``notification_record`` itself, in order,
-after the set-wise part. The split only decides how a record is written, never what is written:
+(a UPN, a parent's phone, email or home, or a date of birth with names that matching would join or
+flag, ``sought_children_related``) that could make one record's outcome depend on the other. Those
+children, addresses, parents, episodes, risk checks (the same ``risk_check`` TransitionLog rows)
+and notifications are written in a few statements, and the rules are evaluated for their cases by
+one sweep (``sweep_run`` over their ids), as ``episode_rules_evaluate`` does for one. Every other
+record (a child already on the register, a likely match, a concern, social care involvement, a
+sibling in the same file) goes through ``notification_record`` itself, in order, after the
+set-wise part. The split only decides how a record is written, never what is written:
 ``tests/workflows/test_bulk_notifications.py`` compares the two paths on the same records.
 """
 
@@ -38,7 +39,7 @@ from ehe_register.models import (
     SocialCareStatus,
 )
 from ehe_register.services.children import ParentDetails
-from ehe_register.services.matching import Sought, children_match, name_key
+from ehe_register.services.matching import Sought, children_match, name_key, sought_children_related
 from ehe_register.validators import is_compulsory_school_age, normalise_uk_phone, year_group
 from workflows.actors import SYSTEM
 from workflows.clocks import episodes_next_action_due_refresh
@@ -132,20 +133,19 @@ def _needing_no_judgement(la: LocalAuthority, records: Sequence[IntakeRecord]) -
     """For each record, whether it can be written set-wise (see the module's docstring). Erring
     towards False is always safe: the record then takes the one-at-a-time path."""
     children = [r.child for r in records if r.child is not None]
-    matches = children_match(
-        [
-            Sought(
-                local_authority_id=la.pk,
-                legal_first_name=c.legal_first_name,
-                legal_last_name=c.legal_last_name,
-                date_of_birth=c.date_of_birth,
-                preferred_first_name=c.preferred_first_name,
-                upn=c.upn,
-                postcode=c.postcode,
-            )
-            for c in children
-        ]
-    )
+    soughts = [
+        Sought(
+            local_authority_id=la.pk,
+            legal_first_name=c.legal_first_name,
+            legal_last_name=c.legal_last_name,
+            date_of_birth=c.date_of_birth,
+            preferred_first_name=c.preferred_first_name,
+            upn=c.upn,
+            postcode=c.postcode,
+        )
+        for c in children
+    ]
+    matches = children_match(soughts)
     upns = sorted({c.upn for c in children if c.upn})
     held_upns: set[str] = set()
     if upns:
@@ -156,12 +156,12 @@ def _needing_no_judgement(la: LocalAuthority, records: Sequence[IntakeRecord]) -
     known_people = _people_sharing_contacts(la, records)
     known_homes = _homes_on_register(la, records)
 
-    seen_dates: set[date] = set()
+    seen_dates: dict[date, list[Sought]] = {}
     seen_upns: set[str] = set()
     seen_contacts: set[str] = set()
     seen_homes: set[tuple[str, str]] = set()
     answers = []
-    for record, match in zip(records, matches, strict=True):
+    for record, match, sought in zip(records, matches, soughts, strict=True):
         child = record.child
         assert child is not None
         home = _home_key(record)
@@ -172,7 +172,7 @@ def _needing_no_judgement(la: LocalAuthority, records: Sequence[IntakeRecord]) -
             and not (child.upn and child.upn in held_upns)
             and record.concern is None
             and child.social_care_status not in SocialCareStatus.safeguarding_triggers()
-            and child.date_of_birth not in seen_dates
+            and not any(sought_children_related(sought, earlier) for earlier in seen_dates.get(child.date_of_birth, ()))
             and not (child.upn and child.upn in seen_upns)
             and not (contacts & seen_contacts)
             and not (home is not None and home in seen_homes)
@@ -181,7 +181,7 @@ def _needing_no_judgement(la: LocalAuthority, records: Sequence[IntakeRecord]) -
         )
         answers.append(quick)
         # Every record, quick or not, is seen by the ones after it.
-        seen_dates.add(child.date_of_birth)
+        seen_dates.setdefault(child.date_of_birth, []).append(sought)
         if child.upn:
             seen_upns.add(child.upn)
         seen_contacts |= contacts
@@ -206,12 +206,14 @@ def _people_sharing_contacts(la: LocalAuthority, records: Sequence[IntakeRecord]
                 emails.add(parent.email.strip().upper())
     if not (phones or emails):
         return {}
-    people = (
-        Person.objects.filter(local_authority_id=la.pk)
-        .annotate(_phone=_digits("emergency_phone"), _other=_digits("other_phone"), _email=Upper("email"))
-        .filter(Q(_phone__in=sorted(phones)) | Q(_other__in=sorted(phones)) | Q(_email__in=sorted(emails)))
-        .values_list("first_name", "last_name", "_phone", "_other", "_email")
+    in_la = Person.objects.filter(local_authority_id=la.pk).annotate(
+        _phone=_digits("emergency_phone"), _other=_digits("other_phone"), _email=Upper("email")
     )
+    # One query per kind of contact, each on its own expression index (person_la_phone,
+    # person_la_other_phone, person_la_email): an OR of the three reads every person of the LA.
+    people: set[tuple[str, str, str, str, str]] = set()
+    for wanted in (Q(_phone__in=sorted(phones)), Q(_other__in=sorted(phones)), Q(_email__in=sorted(emails))):
+        people.update(in_la.filter(wanted).values_list("first_name", "last_name", "_phone", "_other", "_email"))
     known: dict[str, set[tuple[str, str]]] = {}
     for first, last, phone, other, email in people:
         key = (name_key(first), name_key(last))

@@ -55,7 +55,8 @@ class Command(BaseCommand):
             )
         started = time.monotonic()
         try:
-            with path.open("rb") as stream:
+            # Checked here, whatever the size: a script waits for its result.
+            with path.open("rb") as stream, override_settings(EHE_IMPORT_PREVIEW_INLINE_BYTES=path.stat().st_size):
                 batch = batch_preview(
                     user=user, kind=kind, file_name=path.name, chunks=iter(lambda: stream.read(1 << 20), b"")
                 )
