@@ -301,7 +301,8 @@ def build(*, scale: int, as_of: datetime) -> BuildSummary:
 def _write(cursor: Any, plans: list[LaPlan], as_of: datetime) -> None:
     today = as_of.astimezone(LONDON).date()
     p: dict[str, Any] = {"as_of": as_of, "today": today}
-    groups = {g.name: g.pk for g in Group.objects.filter(name__in=[r.value for r in Role])}
+    # The role groups a migration makes (made again here if a flush has emptied the table).
+    groups = {r.value: Group.objects.get_or_create(name=r.value)[0].pk for r in Role}
     user_base = _base(cursor, "ehe_register_user")
     school_base = _base(cursor, "ehe_register_school")
     # The plan as a table: child numbers lo..hi, user ids, school ids.
