@@ -20,6 +20,7 @@ from ehe_register.working_days import LONDON
 from notifications.models import Message
 from tests.factories import ChildFactory, make_episode, make_user
 from workflows import sweeps
+from workflows.escalation_rules import RULES
 from workflows.models import Episode, Escalation, EscalationEvent, TransitionLog
 from workflows.states import State
 from workflows.sweeps import statistics_refresh, sweep_run
@@ -186,3 +187,37 @@ def test_stale_planner_statistics_are_refreshed(la: LocalAuthority) -> None:
 
     assert statistics_refresh(["workflows_episode"], threshold=0.1) == ["workflows_episode"]
     assert statistics_refresh(["workflows_episode"], threshold=0.1) == []
+
+
+def test_escalations_that_cannot_climb_do_not_end_the_climbing_early(la: LocalAuthority) -> None:
+    """A batch of escalations at their top rung climbs nothing; the climbable ones after them
+    (in id order) still climb in the same sweep."""
+    top = RULES["concern_ticked"].top_level
+    overdue = NOW - timedelta(days=3)
+    stuck = [
+        Escalation.objects.create(
+            episode=make_episode(State.SAFEGUARDING_REVIEW, la=la),
+            local_authority=la,
+            rule="concern_ticked",
+            level=top,
+            owner_role=Role.HEAD_OF_SERVICE.value,
+            raised_at=overdue,
+            due_at=overdue,
+        )
+        for _ in range(3)
+    ]
+    climbable = Escalation.objects.create(
+        episode=make_episode(State.AWAITING_CONSENT, la=la),
+        local_authority=la,
+        rule="consent_required",
+        level=1,
+        owner_role=Role.EHE_MANAGER.value,
+        raised_at=overdue,
+        due_at=overdue,
+    )
+
+    counts = sweep_run(as_of=NOW, batch_size=2)
+
+    assert Escalation.objects.get(pk=climbable.pk).level == 2
+    assert counts["consent_required"]["climbed"] == 1
+    assert {e.level for e in Escalation.objects.filter(pk__in=[e.pk for e in stuck])} == {top}

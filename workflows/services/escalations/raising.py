@@ -542,9 +542,13 @@ def escalations_climb_batch(
         return []
     only = "AND x.episode_id = ANY(%(episode_ids)s)" if episode_ids is not None else ""
     if limit is not None:
+        # The batch is of escalations that can climb (a rung above theirs, in an LA swept): one at
+        # its top rung would fill a batch that climbs nothing and end the sweep's climbing early.
         only += """ AND x.id IN (
             SELECT y.id FROM workflows_escalation y
             WHERE y.resolved_at IS NULL AND y.acknowledged_at IS NULL AND y.due_at <= %(as_of)s AND y.id > %(after)s
+              AND EXISTS (SELECT 1 FROM ladder k
+                          WHERE k.rule = y.rule AND k.level = y.level AND k.la_id = y.local_authority_id)
             ORDER BY y.id LIMIT %(limit)s)"""
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
