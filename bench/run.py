@@ -2,7 +2,8 @@
 
 Per scale: the database ``ehe_bench_<scale>`` is reused while its fingerprint holds; two copies
 of it take the product's sweep and the hand-written SQL at the same ``as_of`` (first sweep, then a
-steady sweep 15 minutes later, the beat's interval); the pages and the submissions are measured
+steady sweep 15 minutes later, the beat's interval, then a full re-check as the nightly sweep does
+it: ``SWEEP_KINDS``); the pages and the submissions are measured
 on the product's copy after its sweeps (escalations raised, as in service); the copies are
 dropped at the end. Results go to ``<out>/bench/<scale>.json`` and ``<out>/bench/latest.json``,
 and ``<out>/PERFORMANCE.md`` is written from every scale's latest JSON.
@@ -25,6 +26,14 @@ from bench import databases
 from bench.steps import run_step
 
 STEADY_AFTER = timedelta(minutes=15)
+# The sweeps measured, in order: the first after the load (the periodic sweep finds no mark, so it
+# checks everything), the next periodic one (incremental), and a full re-check as the nightly sweep
+# does it, on the same day so that it too finds nothing new.
+SWEEP_KINDS = (
+    ("first", timedelta(0), "periodic"),
+    ("steady", STEADY_AFTER, "periodic"),
+    ("full re-check", 2 * STEADY_AFTER, "full"),
+)
 
 
 def _log(message: str) -> None:
@@ -122,14 +131,14 @@ def measure_scale(scale: int, opts: argparse.Namespace) -> dict[str, Any]:
         databases.copy(name, product)
         databases.copy(name, reference)
         sweeps: dict[str, Any] = {}
-        for kind, when in (("first", as_of), ("steady", as_of + STEADY_AFTER)):
+        for kind, after, mode in SWEEP_KINDS:
             for impl, db in (("product", product), ("reference", reference)):
-                if kind == "steady" and not str(sweeps["first"][impl].get("status")).startswith("finished"):
+                if kind != "first" and not str(sweeps["first"][impl].get("status")).startswith("finished"):
                     sweeps.setdefault(kind, {})[impl] = {"status": "not reached: the first sweep failed"}
                     continue
                 _log(f"{kind} sweep, {impl}")
                 sweeps.setdefault(kind, {})[impl] = run_step(
-                    "sweep", db, {"impl": impl, "as_of": when.isoformat()}, opts.sweep_timeout
+                    "sweep", db, {"impl": impl, "as_of": (as_of + after).isoformat(), "mode": mode}, opts.sweep_timeout
                 )
         result["sweeps"] = sweeps
         databases.drop(reference)

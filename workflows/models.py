@@ -213,6 +213,12 @@ class Episode(models.Model):
             models.Index(fields=["local_authority", "received_on"], name="episode_la_received"),
             # The queues' school filter: the schools that opened an LA's cases (an index-only scan).
             models.Index(fields=["local_authority", "opened_by_school"], name="episode_la_school"),
+            # The periodic sweep's "verified long enough ago to be stale now" (``workflows.sweeps``).
+            models.Index(
+                fields=["local_authority", "contacts_verified_at"],
+                condition=models.Q(contacts_stale_at__isnull=True, contacts_verified_at__isnull=False),
+                name="episode_la_verified",
+            ),
         ]
         permissions = []
 
@@ -552,6 +558,23 @@ class EscalationEvent(models.Model):
         return f"{self.kind} at level {self.level}"
 
 
+class SweepMark(models.Model):
+    """How far the sweeps have checked an LA: every rule held true up to ``swept_to``, under the
+    LA's settings as they were then (``settings``). The periodic sweep (``workflows.sweeps``,
+    incremental) reads only what has come due since; an LA with no mark, a changed setting or a
+    mark too old is swept in full. Written only by the sweep, at the end of a sweep that finished."""
+
+    local_authority = models.OneToOneField(
+        "ehe_register.LocalAuthority", on_delete=models.CASCADE, primary_key=True, related_name="sweep_mark"
+    )
+    swept_to = models.DateTimeField()
+    settings = models.CharField(max_length=200)
+    full_at = models.DateTimeField(help_text="The last full sweep of the LA.")
+
+    def __str__(self) -> str:
+        return f"Swept to {self.swept_to:%Y-%m-%d %H:%M}"
+
+
 class ConcernSource(models.TextChoices):
     SCHOOL_NOTIFICATION = "school_notification", "School notification"
     ACTIVITY = "activity", "Contact or visit"
@@ -682,5 +705,6 @@ __all__ = [
     "EscalationEvent",
     "Review",
     "ReviewOutcome",
+    "SweepMark",
     "TransitionLog",
 ]

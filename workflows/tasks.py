@@ -23,11 +23,13 @@ def _as_of(value: str | None) -> datetime:
 
 
 @shared_task(name="workflows.escalations_sweep", ignore_result=True)
-def escalations_sweep(as_of: str | None = None, la_code: str | None = None) -> dict[str, Any]:
-    """The periodic sweep (every EHE_SWEEP_MINUTES). Safe to run twice: raising is idempotent,
-    and a sweep that finds another one running leaves the work to it."""
+def escalations_sweep(as_of: str | None = None, la_code: str | None = None, full: bool = False) -> dict[str, Any]:
+    """The periodic sweep (every EHE_SWEEP_MINUTES): incremental, reading only what has come due
+    since the last sweep; ``full`` (nightly, 01:30) checks every rule against every case. Safe to
+    run twice: raising is idempotent, and a sweep that finds another one running leaves the work
+    to it."""
     try:
-        return sweep_run(as_of=_as_of(as_of), la_code=la_code)
+        return sweep_run(as_of=_as_of(as_of), la_code=la_code, incremental=not full)
     except SweepBusy:
         logger.info("Sweep skipped: another sweep is running")
         return {}

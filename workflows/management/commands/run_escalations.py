@@ -24,6 +24,12 @@ class Command(BaseCommand):
             metavar="ISO",
             help="Sweep as at this time (ISO 8601; a time without a zone is London time). Default: now.",
         )
+        parser.add_argument(
+            "--incremental",
+            action="store_true",
+            help="As the periodic sweep does: only what has come due since the last sweep (an LA never "
+            "swept, or whose settings changed, is swept in full). Default: every rule against every case.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_of = timezone.now()
@@ -35,13 +41,20 @@ class Command(BaseCommand):
             if timezone.is_naive(as_of):
                 as_of = timezone.make_aware(as_of)
         try:
-            counts = sweep_run(as_of=as_of, la_code=options["la_code"], dry_run=options["dry_run"])
+            counts = sweep_run(
+                as_of=as_of,
+                la_code=options["la_code"],
+                dry_run=options["dry_run"],
+                incremental=options["incremental"],
+            )
         except LocalAuthority.DoesNotExist as error:
             raise CommandError(str(error)) from error
         except SweepBusy as error:
             raise CommandError(f"{error}; try again in a minute") from error
         scope = f"LA {options['la_code']}" if options["la_code"] else "all LAs"
         dry = " (dry run: nothing was changed)" if options["dry_run"] else ""
+        if options["incremental"]:
+            scope += ", incremental"
         self.stdout.write(f"Escalation sweep as of {timezone.localtime(as_of).isoformat()}, {scope}{dry}")
         width = max(len(name) for name in SWEEP_NAMES)
         self.stdout.write(f"{'rule':<{width}}  " + "  ".join(f"{c:>8}" for c in COLUMNS))

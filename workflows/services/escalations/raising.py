@@ -17,7 +17,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -504,6 +504,9 @@ def escalations_climb_due(
     return dict(counts)
 
 
+_EPOCH = datetime.min.replace(tzinfo=UTC)  # before any due time
+
+
 def escalations_climb_batch(
     *,
     as_of: datetime,
@@ -511,9 +514,12 @@ def escalations_climb_batch(
     episode_ids: Sequence[int] | None = None,
     after: int = 0,
     limit: int | None = None,
+    since: Mapping[int, datetime] | None = None,
 ) -> list[Escalation]:
     """Climb open, unacknowledged escalations past their due time one rung, on the same row: all of
     them, or (with ``limit``) the first ``limit`` by id after ``after``, for a sweep's batches.
+    ``since`` (LA id: moment; the incremental sweep): in those LAs, only escalations that fell due
+    after that moment (the sweep that ended then climbed the others).
 
     One statement for all rules, levels and LAs: the next rung's owner and due time (computed
     here per LA on the working-day calendar) come in as a table. The new owners are told.
@@ -536,6 +542,7 @@ def escalations_climb_batch(
                         "owner_role": "" if to_assigned else str(rung.owner),
                         "to_assigned": to_assigned,
                         "due_at": rung.due(as_of, la).isoformat() if rung.due else None,
+                        "since": since[la.pk].isoformat() if since and la.pk in since else None,
                     }
                 )
     if not ladder:
@@ -547,15 +554,18 @@ def escalations_climb_batch(
         only += """ AND x.id IN (
             SELECT y.id FROM workflows_escalation y
             WHERE y.resolved_at IS NULL AND y.acknowledged_at IS NULL AND y.due_at <= %(as_of)s AND y.id > %(after)s
+              AND y.due_at > %(since_min)s
               AND EXISTS (SELECT 1 FROM ladder k
-                          WHERE k.rule = y.rule AND k.level = y.level AND k.la_id = y.local_authority_id)
+                          WHERE k.rule = y.rule AND k.level = y.level AND k.la_id = y.local_authority_id
+                            AND (k.since IS NULL OR y.due_at > k.since))
             ORDER BY y.id LIMIT %(limit)s)"""
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH ladder AS (
                 SELECT * FROM jsonb_to_recordset(%(ladder)s::jsonb) AS l(
-                    rule text, level int, la_id bigint, owner_role text, to_assigned boolean, due_at timestamptz)
+                    rule text, level int, la_id bigint, owner_role text, to_assigned boolean, due_at timestamptz,
+                    since timestamptz)
             ), climbed AS (
                 UPDATE workflows_escalation x
                 SET level = x.level + 1,
@@ -568,6 +578,7 @@ def escalations_climb_batch(
                   AND e.id = x.episode_id
                   AND x.resolved_at IS NULL AND x.acknowledged_at IS NULL
                   AND x.due_at IS NOT NULL AND x.due_at <= %(as_of)s
+                  AND (l.since IS NULL OR x.due_at > l.since)
                   {only}
                 RETURNING x.id, x.level
             )
@@ -584,6 +595,8 @@ def escalations_climb_batch(
                 "episode_ids": list(episode_ids or []),
                 "after": after,
                 "limit": limit,
+                # The earliest moment any LA swept follows from: lets the batch read the due index.
+                "since_min": min(since.values()) if since and len(since) == len(local_authorities) else _EPOCH,
             },
         )
         climbed = escalations_with_episode(row[0] for row in cursor.fetchall())
