@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from django.db import connection
@@ -208,6 +208,29 @@ def next_action_due_for(episode: Episode, as_of: datetime) -> date | None:
     """When ``episode``'s next action is due, from its stored facts (nothing is written)."""
     la_id, facts = _facts_of([episode.pk], as_of)[episode.pk]
     return clock_due(facts, LocalAuthority.objects.get(pk=la_id))
+
+
+def next_action_due_after(
+    *, episode_ids: Sequence[int], as_of: datetime, state: str, transition: str
+) -> dict[int, tuple[str, date | None]]:
+    """By episode id: (the state it is in, when its next action will be due once ``transition``
+    has brought it into ``state`` at ``as_of``), for a set-wise transition that writes the clock in
+    the same statement as the state (one write of each row, one history row). Nothing is written.
+    The facts are the stored ones, with the new state entered now by ``transition`` (whose log
+    names no due date)."""
+    if not episode_ids:
+        return {}
+    facts = _facts_of(episode_ids, as_of)
+    authorities = LocalAuthority.objects.in_bulk({la_id for la_id, _ in facts.values()})
+    return {
+        pk: (
+            f.state,
+            clock_due(
+                replace(f, state=state, entered_at=as_of, entered_by=transition, named_due=None), authorities[la_id]
+            ),
+        )
+        for pk, (la_id, f) in facts.items()
+    }
 
 
 def episodes_next_action_due_refresh(*, episode_ids: Sequence[int], as_of: datetime) -> dict[int, date | None]:

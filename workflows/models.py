@@ -84,6 +84,11 @@ def closed_other_than_by_merge(episode: Any) -> bool:
     return episode.closure_reason != ClosureReason.DUPLICATE
 
 
+def case_reference(dfe_code: str, episode_id: int) -> str:
+    """The case's reference, as staff and schools quote it: the LA's DfE code and the case number."""
+    return f"EHE-{dfe_code}-C{episode_id:06d}"
+
+
 @pghistory.track(append_only=True)
 class Episode(models.Model):
     """One child's EHE case in one LA, from notification to closure.
@@ -227,7 +232,7 @@ class Episode(models.Model):
 
     @property
     def reference(self) -> str:
-        return f"EHE-{self.local_authority.dfe_code}-C{self.pk:06d}" if self.pk else "EHE-new"
+        return case_reference(self.local_authority.dfe_code, self.pk) if self.pk else "EHE-new"
 
     @property
     def is_active(self) -> bool:

@@ -14,6 +14,7 @@ from ehe_register.models import Child, LocalAuthority
 from ehe_register.roles import Role
 from tests.factories import ChildFactory, make_episode, make_user
 from workflows.actors import SYSTEM
+from workflows.clocks import next_action_due_for
 from workflows.models import Episode, TransitionLog
 from workflows.services.bulk import episodes_bulk_transition, episodes_import
 from workflows.services.intake import IntakeRecord
@@ -67,7 +68,15 @@ def logs_of(episode: Episode, transition: str) -> list[tuple[Any, ...]]:
 def outcome(episode: Episode, transition: str) -> tuple[Any, ...]:
     after = Episode.objects.get(pk=episode.pk)
     changed_now = after.last_changed_at == AS_OF
-    return (after.state, after.version, after.last_changed_by_id, changed_now, logs_of(episode, transition))
+    return (
+        after.state,
+        after.version,
+        after.last_changed_by_id,
+        changed_now,
+        after.next_action_due,
+        after.resume_state,
+        logs_of(episode, transition),
+    )
 
 
 @pytest.mark.parametrize(
@@ -283,3 +292,7 @@ def test_history_captures_a_bulk_transition(la: LocalAuthority) -> None:
 
     latest = EpisodeEvent.objects.filter(pgh_obj_id=episode.pk).order_by("pgh_id").last()
     assert (latest.pgh_label, latest.state, latest.version) == ("update", State.REVIEW_DUE, episode.version + 1)
+    # The state and the clock of the new state are written together: one history row, which holds both.
+    after = Episode.objects.get(pk=episode.pk)
+    assert latest.next_action_due == after.next_action_due == next_action_due_for(after, AS_OF)
+    assert EpisodeEvent.objects.filter(pgh_obj_id=episode.pk, version=after.version).count() == 1

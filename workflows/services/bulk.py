@@ -8,6 +8,7 @@ code that writes ``Episode.state`` in SQL.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from django_fsm import State as ComputedTarget
 
 from ehe_register.models import Child
 from workflows.actors import SYSTEM
-from workflows.clocks import episodes_next_action_due_refresh
+from workflows.clocks import episodes_next_action_due_refresh, next_action_due_after
 from workflows.models import Episode
 from workflows.services.intake import IntakeRecord, intake_child, possible_matches_store
 from workflows.states import Source, State
@@ -26,8 +27,8 @@ from workflows.states import Source, State
 __all__ = ["BULK_TRANSITIONS", "IntakeRecord", "episodes_bulk_transition", "episodes_import"]
 
 BULK_TRANSITIONS = ("review_falls_due", "contacts_went_stale", "concern_raised")
-# What a transition's method sets besides the state, as SQL over the row before (``c``).
-_ALSO_SET = {"concern_raised": ", resume_state = c.state"}
+# What a transition's method sets besides the state, as SQL over the state before (``d.from_state``).
+_ALSO_SET = {"concern_raised": ", resume_state = d.from_state"}
 
 
 def _machine(transition: str) -> tuple[list[str], str]:
@@ -63,36 +64,50 @@ def episodes_bulk_transition(
     if (episodes is None) == (episode_ids is None):
         raise ValueError("Give episodes or episode_ids")
     sources, target = _machine(transition)
-    also = _ALSO_SET.get(transition, "")
+    if target in sources:
+        raise ValueError(f"{transition} can leave a case in its state: it cannot run in bulk")
     chosen_params: Sequence[Any]
     if episode_ids is not None:
         chosen_sql, chosen_params = "SELECT unnest(%s::bigint[])", (list(episode_ids),)
     else:
         assert episodes is not None
         chosen_sql, chosen_params = episodes.values("id").query.sql_with_params()
-    sql = f"""
-        WITH candidates AS (
-            SELECT id, state FROM workflows_episode
-            WHERE id IN ({chosen_sql}) AND state = ANY(%s)
-            ORDER BY id FOR UPDATE
-        ), moved AS (
-            UPDATE workflows_episode e
-            SET state = %s, version = e.version + 1, last_changed_by_id = NULL, last_changed_at = %s{also}
-            FROM candidates c WHERE e.id = c.id
-            RETURNING e.id, c.state AS from_state
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+                SELECT id FROM workflows_episode WHERE id IN ({chosen_sql}) AND state = ANY(%s)
+                ORDER BY id FOR UPDATE
+                """,  # noqa: S608 - the only interpolation is Django's own compiled, parameterised subquery
+            [*chosen_params, sources],
         )
-        INSERT INTO workflows_transitionlog
-            (episode_id, from_state, to_state, transition, actor_id, actor_name, reason, payload, at)
-        SELECT id, from_state, %s, %s, NULL, %s, %s, '{{}}'::jsonb, %s FROM moved
-        RETURNING episode_id
-    """  # noqa: S608 - the only interpolation is Django's own compiled, parameterised subquery
-    params: list[Any] = [*chosen_params, sources, target, as_of, target, transition, SYSTEM.display_name, reason, as_of]
-    with transaction.atomic(savepoint=False):
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            moved = sorted(row[0] for row in cursor.fetchall())
-        episodes_next_action_due_refresh(episode_ids=moved, as_of=as_of)
-        return moved
+        locked = [row[0] for row in cursor.fetchall()]
+        if not locked:
+            return []
+        # The case's clock for its new state, written with the state: one write of each row.
+        dues = next_action_due_after(episode_ids=locked, as_of=as_of, state=target, transition=transition)
+        rows = [
+            {"id": pk, "from_state": from_state, "due": due.isoformat() if due else None}
+            for pk, (from_state, due) in dues.items()
+        ]
+        cursor.execute(
+            f"""
+                WITH d AS (
+                    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS d(id bigint, from_state text, due date)
+                ), moved AS (
+                    UPDATE workflows_episode e
+                    SET state = %s, version = e.version + 1, last_changed_by_id = NULL, last_changed_at = %s,
+                        next_action_due = d.due{_ALSO_SET.get(transition, "")}
+                    FROM d WHERE e.id = d.id
+                    RETURNING e.id, d.from_state
+                )
+                INSERT INTO workflows_transitionlog
+                    (episode_id, from_state, to_state, transition, actor_id, actor_name, reason, payload, at)
+                SELECT id, from_state, %s, %s, NULL, %s, %s, '{{}}'::jsonb, %s FROM moved
+                RETURNING episode_id
+                """,  # noqa: S608 - the only interpolation is a fixed fragment of _ALSO_SET
+            [json.dumps(rows), target, as_of, target, transition, SYSTEM.display_name, reason, as_of],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 IMPORT_SOURCES = (Source.IMPORT, Source.TRANSFER)

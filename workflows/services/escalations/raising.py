@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -31,10 +31,43 @@ from notifications.models import Channel
 from notifications.services import MessageSpec, message_enqueue, messages_enqueue_many
 from workflows.actors import SYSTEM, actor_name
 from workflows.escalation_rules import RULES, External, Owner, Recipient, Rule
-from workflows.models import AuditAction, Episode, Escalation, EscalationEvent
+from workflows.models import AuditAction, Episode, Escalation, EscalationEvent, case_reference
 from workflows.overdue import latest_start
 
 TEAM_QUEUE_ROLE = Role.EHE_OFFICER  # who owns "the assigned officer's" escalation on an unassigned case
+
+
+@dataclass(frozen=True, eq=False)
+class EpisodeTold:
+    """What telling people about an escalation reads of its case."""
+
+    pk: int
+    local_authority: LocalAuthority
+    assigned_officer_id: int | None
+    social_worker_email: str
+
+    @property
+    def reference(self) -> str:
+        return case_reference(self.local_authority.dfe_code, self.pk)
+
+
+@dataclass(frozen=True, eq=False)
+class EscalationTold:
+    """What telling people about an escalation reads (``_messages_for``): loaded by
+    ``escalations_with_episode`` for a sweep's thousands without building three models per row."""
+
+    pk: int
+    episode_id: int
+    local_authority_id: int
+    rule: str
+    level: int
+    due_at: datetime | None
+    raised_at: datetime
+    episode: EpisodeTold
+
+
+# ``_messages_for`` reads the same attributes of either (one escalation at an event, told rows in bulk).
+AnyEscalation = Escalation | EscalationTold
 
 
 def _owner_for(recipient: Recipient, episode: Episode) -> tuple[str, User | None]:
@@ -54,15 +87,15 @@ def _tell(escalation: Escalation, recipients: Iterable[Recipient], as_of: dateti
 
 
 def escalations_tell(
-    escalations: Sequence[Escalation],
-    recipients_of: Callable[[Escalation], Iterable[Recipient]],
+    escalations: Sequence[EscalationTold],
+    recipients_of: Callable[[EscalationTold], Iterable[Recipient]],
     as_of: datetime,
     occasion: str,
     details: Mapping[int, str] | None = None,
 ) -> list[int]:
     """The messages for many escalations in one statement (plus one query for the people).
 
-    Escalations should come with ``episode__local_authority`` and ``episode__child`` selected.
+    Escalations come from ``escalations_with_episode``.
     """
     return messages_enqueue_many(messages=_messages_for(escalations, recipients_of, occasion, details), as_of=as_of)
 
@@ -77,8 +110,8 @@ def tells_front_door(occasion: str) -> bool:
 
 
 def _messages_for(
-    escalations: Sequence[Escalation],
-    recipients_of: Callable[[Escalation], Iterable[Recipient]],
+    escalations: Sequence[AnyEscalation],
+    recipients_of: Callable[[Any], Iterable[Recipient]],
     occasion: str,
     details: Mapping[int, str] | None = None,
 ) -> list[MessageSpec]:
@@ -95,7 +128,7 @@ def _messages_for(
     - Recipients outside the product (the SEN inbox, an allocated social worker) get the case
       reference and the summary only.
     """
-    wanted: dict[Escalation, tuple[Recipient, ...]] = {e: tuple(recipients_of(e)) for e in escalations}
+    wanted: dict[AnyEscalation, tuple[Recipient, ...]] = {e: tuple(recipients_of(e)) for e in escalations}
     climbing_safeguarding = occasion == "climbed"
     roles: set[str] = set()
     if climbing_safeguarding:
@@ -154,7 +187,7 @@ def _messages_for(
         for recipient in recipients:
             key = f"escalation:{escalation.pk}:{occasion}:{escalation.level}:{recipient}"
             if isinstance(recipient, External):
-                email = la.sen_team_email if recipient == External.SEN_TEAM else episode.child.social_worker_email
+                email = la.sen_team_email if recipient == External.SEN_TEAM else _social_worker_email(escalation)
                 if email:
                     specs.append(
                         MessageSpec(
@@ -191,7 +224,7 @@ def _messages_for(
     return specs
 
 
-def _audit_action_owners(escalations: Iterable[Escalation]) -> dict[int, list[int]]:
+def _audit_action_owners(escalations: Iterable[AnyEscalation]) -> dict[int, list[int]]:
     """By escalation id: the active owners of the case's open quality-audit actions that were
     overdue when it was raised (due on or before the day the ``audit_action_overdue`` sweep
     counts as passed). One query for any number of escalations."""
@@ -337,39 +370,58 @@ def escalation_resolve(
     return escalation
 
 
-# What the messages about an escalation read (``_messages_for``): loaded for a sweep's thousands.
-_TOLD_FIELDS = (
-    "id",
-    "episode_id",
-    "local_authority_id",
-    "rule",
-    "level",
-    "due_at",
-    "owner_role",
-    "owner_user_id",
-    "episode__id",
-    "episode__local_authority_id",
-    "episode__child_id",
-    "episode__assigned_officer_id",
-    "episode__local_authority__id",
-    "episode__local_authority__dfe_code",
-    "episode__local_authority__front_door_email",
-    "episode__local_authority__front_door_short_name",
-    "episode__local_authority__sen_team_email",
-    "episode__child__id",
-    "episode__child__social_worker_email",
-)
+_TOLD_LA_FIELDS = ("id", "dfe_code", "front_door_email", "front_door_short_name", "sen_team_email")
 
 
-def escalations_with_episode(escalation_ids: Iterable[int]) -> list[Escalation]:
-    """The escalations with what telling people about them reads, in one query (other fields
-    load on first use)."""
-    return list(
-        Escalation.objects.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [list(escalation_ids)]))
-        .select_related("episode__local_authority", "episode__child")
-        .only(*_TOLD_FIELDS)
-        .order_by("pk")
-    )
+def escalations_with_episode(escalation_ids: Iterable[int]) -> list[EscalationTold]:
+    """The escalations, in id order, with what telling people about them reads: two queries (the
+    escalations with their cases, and their LAs, one object per LA)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT x.id, x.episode_id, x.local_authority_id, x.rule, x.level, x.due_at, x.raised_at,
+                   e.local_authority_id, e.assigned_officer_id, ch.social_worker_email
+            FROM workflows_escalation x
+            JOIN workflows_episode e ON e.id = x.episode_id
+            JOIN ehe_register_child ch ON ch.id = e.child_id
+            WHERE x.id = ANY(%s)
+            ORDER BY x.id
+            """,
+            [list(escalation_ids)],
+        )
+        rows = cursor.fetchall()
+    authorities = LocalAuthority.objects.only(*_TOLD_LA_FIELDS).in_bulk({row[7] for row in rows})
+    return [
+        EscalationTold(
+            pk=pk,
+            episode_id=episode_id,
+            local_authority_id=la_id,
+            rule=rule,
+            level=level,
+            due_at=due_at,
+            raised_at=raised_at,
+            episode=EpisodeTold(episode_id, authorities[episode_la_id], officer_id, social_worker_email or ""),
+        )
+        for (
+            pk,
+            episode_id,
+            la_id,
+            rule,
+            level,
+            due_at,
+            raised_at,
+            episode_la_id,
+            officer_id,
+            social_worker_email,
+        ) in rows
+    ]
+
+
+def _social_worker_email(escalation: Escalation | EscalationTold) -> str:
+    """The allocated social worker's email, from the told row or from the child."""
+    if isinstance(escalation, EscalationTold):
+        return escalation.episode.social_worker_email
+    return escalation.episode.child.social_worker_email
 
 
 def escalations_raise_many(
@@ -515,7 +567,7 @@ def escalations_climb_batch(
     after: int = 0,
     limit: int | None = None,
     since: Mapping[int, datetime] | None = None,
-) -> list[Escalation]:
+) -> list[EscalationTold]:
     """Climb open, unacknowledged escalations past their due time one rung, on the same row: all of
     them, or (with ``limit``) the first ``limit`` by id after ``after``, for a sweep's batches.
     ``since`` (LA id: moment; the incremental sweep): in those LAs, only escalations that fell due
@@ -601,7 +653,7 @@ def escalations_climb_batch(
         )
         climbed = escalations_with_episode(row[0] for row in cursor.fetchall())
 
-        def new_owners(escalation: Escalation) -> tuple[Recipient, ...]:
+        def new_owners(escalation: EscalationTold) -> tuple[Recipient, ...]:
             rung = RULES[escalation.rule].rung(escalation.level)
             return (rung.owner, *rung.also_tell)
 
