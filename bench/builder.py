@@ -25,7 +25,8 @@ The shape, for ``scale`` children:
 - the current episode in every state of ``workflows.states.State`` (weights in ``STATE_WEIGHTS``);
   ``next_action_due`` and ``review_due_on`` spread a year either side of ``as_of``;
   ``received_on`` and ``contacts_verified_at`` spread over the two years and eighteen months
-  before it (a date of receipt cannot be in the future); first contacts, visits and address checks
+  before it (a date of receipt cannot be in the future; a verification at a time of the working
+  day, 09:00 to 17:00, so that no one moment sees a whole day's cases go stale); first contacts, visits and address checks
   where the state implies them;
 - open escalations at every level (every case in safeguarding review, and about one active case
   in twenty-five) with their events, some acknowledged.
@@ -545,7 +546,9 @@ def _episodes(cursor: Any, p: dict[str, Any], each_child: str) -> None:
                {_pick(reasons, 58, k)},
                st = 'safeguarding_review' AND {_r(59, k)} < 0.4 OR {active} AND {_r(59, k)} < 0.005,
                st = 'awaiting_consent' AND {_r(60, k)} < 0.7, st = 'awaiting_consent' AND {_r(60, k)} >= 0.7,
-               CASE WHEN st IN {verified} AND NOT stale THEN %(as_of)s - make_interval(days => floor({_r(61, k)} * 540)::int) END,
+               CASE WHEN st IN {verified} AND NOT stale
+                    THEN (%(today)s - 1 - floor({_r(61, k)} * 540)::int + time '09:00'
+                          + make_interval(mins => floor({_r(72, k)} * 480)::int)) AT TIME ZONE 'Europe/London' END,
                CASE WHEN stale THEN %(as_of)s - make_interval(days => floor({_r(62, k)} * 60)::int) END,
                CASE WHEN {contacted} THEN (received_on + 5 + time '11:00') AT TIME ZONE 'Europe/London' END,
                CASE WHEN ({contacted}) AND {_r(63, k)} < 0.3 THEN (received_on + 12 + time '14:00') AT TIME ZONE 'Europe/London' END,

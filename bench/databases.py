@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILDER_VERSION = "2"  # bump when the builder's output changes, so old databases are rebuilt
+BUILDER_VERSION = "3"  # bump when the builder's output changes, so old databases are rebuilt
 MIGRATION_DIRS = ("ehe_register", "workflows", "imports", "notifications")
 
 
