@@ -86,6 +86,22 @@ def _ensure_database(scale: int, rebuild: bool, timeout: float) -> dict[str, Any
             info["reused"] = True
             info["name"] = name
             return info
+        added = databases.only_new_migrations(info)
+        if added:
+            _log(f"{name}: migrating forward ({', '.join(added)})")
+            started = time.monotonic()
+            databases.migrate(name)
+            databases.analyze(name)
+            info.update(
+                fingerprint=fingerprint,
+                migrations=databases.migration_digests(),
+                migrated_forward=[*info.get("migrated_forward", []), *added],
+                migrate_forward_seconds=round(time.monotonic() - started, 1),
+            )
+            databases.set_comment(name, json.dumps(info))
+            info["reused"] = True
+            info["name"] = name
+            return info
         _log(f"{name}: the schema or builder changed: rebuilding")
     from bench.builder import as_of_default
 
@@ -102,6 +118,8 @@ def _ensure_database(scale: int, rebuild: bool, timeout: float) -> dict[str, Any
         raise SystemExit(f"building {name} failed: {built['status']}")
     info = {
         "fingerprint": fingerprint,
+        "builder_version": databases.BUILDER_VERSION,
+        "migrations": databases.migration_digests(),
         "as_of": as_of.isoformat(),
         "built_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         "migrate_seconds": migrate_seconds,

@@ -150,3 +150,16 @@ def test_submissions_over_http_return_numbers(monkeypatch: pytest.MonkeyPatch) -
     assert result["flows"]["failed"] == 0, result
     assert result["sending_post_p95_ms"] >= result["sending_post_p50_ms"] > 0
     assert "off" in result["rate_limit"]
+
+
+def test_a_database_behind_only_by_new_migrations_is_migrated_not_rebuilt() -> None:
+    from bench import databases
+
+    now = databases.migration_digests()
+    newest = sorted(now)[-1]
+    built = {"builder_version": databases.BUILDER_VERSION, "migrations": {k: v for k, v in now.items() if k != newest}}
+    assert databases.only_new_migrations(built) == [newest]
+    assert databases.only_new_migrations({**built, "builder_version": "0"}) == [], "another builder: rebuild"
+    changed = {**built, "migrations": {**built["migrations"], sorted(now)[0]: "0" * 16}}
+    assert databases.only_new_migrations(changed) == [], "a migration it was built with changed: rebuild"
+    assert databases.only_new_migrations({}) == [], "built before digests were kept: rebuild"
