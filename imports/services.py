@@ -316,6 +316,7 @@ def batch_run(*, batch_id: int) -> ImportBatch:
     counts: Counter[Outcome] = Counter()
     errors: list[RowError] = []
     done = 0
+    refreshed_at = 0  # rows done when the planner statistics were last looked at
     try:
         with (import_dir() / batch.stored_as).open("rb") as stream:
             extension = Path(batch.stored_as).suffix
@@ -333,7 +334,14 @@ def batch_run(*, batch_id: int) -> ImportBatch:
                 reset_queries()  # with DEBUG on, Django keeps every statement (9,000 of up to 100 kB)
                 # A large import changes the register's shape: plans made on the old figures
                 # (an empty table's, say) turn a queue page's join into minutes of nested loops.
-                statistics_refresh(IMPORTED_TABLES)
+                # Looked at after the first chunk and then each time the rows done have doubled
+                # (never more than twice as many rows as the figures know of), and at the end:
+                # ANALYZE after every chunk cost more than writing the chunk.
+                if refreshed_at == 0 or done >= 2 * refreshed_at:
+                    statistics_refresh(IMPORTED_TABLES)
+                    refreshed_at = done
+        if done != refreshed_at:
+            statistics_refresh(IMPORTED_TABLES)
     except Exception as error:  # the chunks written stay; the batch says where it stopped
         logger.exception("Import batch %s stopped", batch.pk)
         message = str(error) if isinstance(error, BadFile) else "An unexpected error stopped the import."
