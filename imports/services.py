@@ -19,7 +19,9 @@ A caller that confirms right after the preview, in the same process (``manage.py
 wraps both in ``checked_rows_kept()``: the preview keeps every row as it checked it (pickled, in a
 temporary file), and ``batch_run`` reads them back instead of checking each row with the form a
 second time, when it runs the same day for the same user (what a row's check depends on besides
-the file). Matching and everything written are still worked out against the register at the time
+the file), for a format that says its checked rows can be kept (``checked_rows_reusable``: its
+``write`` needs nothing but the records, not their identity nor what ``to_record`` left in the
+context). Matching and everything written are still worked out against the register at the time
 of writing, chunk by chunk, as always.
 """
 
@@ -206,7 +208,8 @@ def batch_preview(
     context = ImportContext(local_authority=la, user=user, as_of=as_of, file_name=batch.file_name)
     kept = _KEPT.get()
     # Open past this call when kept: batch_run reads it, checked_rows_kept closes it.
-    keep = tempfile.TemporaryFile(dir=import_dir()) if kept is not None else None  # noqa: SIM115
+    reusable = kept is not None and getattr(fmt, "checked_rows_reusable", False)
+    keep = tempfile.TemporaryFile(dir=import_dir()) if reusable else None  # noqa: SIM115
     try:
         counts, errors = _check(fmt, batch, context=context, keep=keep)
         with transaction.atomic():

@@ -231,6 +231,9 @@ class NotificationsFormat:
     extensions: tuple[str, ...] = (".csv", ".xlsx")
     columns = COLUMNS
     template_available = True
+    # A record is plain data (pickled and read back by ``imports.services.checked_rows_kept``):
+    # ``write`` needs nothing that ``to_record`` keeps in the context.
+    checked_rows_reusable = True
 
     def rows(
         self, stream: IO[bytes], *, extension: str, context: ImportContext
