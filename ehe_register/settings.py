@@ -271,7 +271,7 @@ EHE_NOTIFICATIONS_PER_HOUR = env.int("EHE_NOTIFICATIONS_PER_HOUR", default=30)
 # by a worker, and how many row errors are kept per file (the count is always exact).
 EHE_IMPORT_DIR = env.str("EHE_IMPORT_DIR", default=str(VAR_DIR / "imports"))
 EHE_IMPORT_MAX_BYTES = env.int("EHE_IMPORT_MAX_MB", default=50) * 1024 * 1024
-EHE_IMPORT_CHUNK_ROWS = env.int("EHE_IMPORT_CHUNK_ROWS", default=500)
+EHE_IMPORT_CHUNK_ROWS = env.int("EHE_IMPORT_CHUNK_ROWS", default=1000)
 EHE_IMPORT_INLINE_ROWS = env.int("EHE_IMPORT_INLINE_ROWS", default=200)
 # A file larger than this is checked (the preview) by a worker, with a progress bar; about 9,000
 # rows of off-roll notifications, a few seconds' work in the request.

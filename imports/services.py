@@ -14,16 +14,29 @@
    and write valid rows in chunks of ``EHE_IMPORT_CHUNK_ROWS``, one transaction per chunk,
    recording progress (rows done, rows per second) after each. Safe to run twice: a finished
    batch is left alone, and rows already written are unchanged the second time.
+
+A caller that confirms right after the preview, in the same process (``manage.py import_file``),
+wraps both in ``checked_rows_kept()``: the preview keeps every row as it checked it (pickled, in a
+temporary file), and ``batch_run`` reads them back instead of checking each row with the form a
+second time, when it runs the same day for the same user (what a row's check depends on besides
+the file), for a format that says its checked rows can be kept (``checked_rows_reusable``: its
+``write`` needs nothing but the records, not their identity nor what ``to_record`` left in the
+context). Matching and everything written are still worked out against the register at the time
+of writing, chunk by chunk, as always.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import pickle
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,6 +77,55 @@ class AlreadyImported(Exception):
             f"This file was already imported on {when.day} {when:%B %Y} at {when:%H:%M} "
             f"({self.batch.file_name}). Importing it again would change nothing."
         )
+
+
+@dataclass
+class _Kept:
+    """A preview's checked rows, chunk by chunk, and what their check depended on."""
+
+    file: IO[bytes]
+    user_id: int
+    today: date
+
+
+_KEPT: ContextVar[dict[int, _Kept] | None] = ContextVar("imports_checked_rows_kept", default=None)
+
+
+@contextmanager
+def checked_rows_kept() -> Iterator[None]:
+    """Within this block (this process), a preview checked inline keeps its checked rows for the
+    ``batch_run`` of the same batch (see the module's docstring); the files go at the end."""
+    kept: dict[int, _Kept] = {}
+    token = _KEPT.set(kept)
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
+        for entry in kept.values():
+            entry.file.close()
+
+
+def _kept_chunks(batch: ImportBatch, context: ImportContext) -> Iterator[list[tuple[int, Any]]] | None:
+    """The preview's checked rows of this batch, once, if they were kept and still hold: checked
+    for the same user on the same day. None otherwise (the run checks every row itself)."""
+    kept = _KEPT.get()
+    entry = kept.pop(batch.pk, None) if kept is not None else None
+    if entry is None:
+        return None
+    if entry.user_id != context.user.pk or entry.today != context.today:
+        entry.file.close()
+        return None
+
+    def chunks() -> Iterator[list[tuple[int, Any]]]:
+        with entry.file:
+            entry.file.seek(0)
+            while True:
+                try:
+                    yield pickle.load(entry.file)  # noqa: S301 - written by this process, just now
+                except EOFError:
+                    return
+
+    return chunks()
 
 
 def import_dir() -> Path:
@@ -143,13 +205,23 @@ def batch_preview(
             batch.save()
             transaction.on_commit(lambda: batch_check_task.delay(batch.pk))
         return batch
-    counts, errors = _check(
-        fmt, batch, context=ImportContext(local_authority=la, user=user, as_of=as_of, file_name=batch.file_name)
-    )
-    with transaction.atomic():
-        _counts_set(batch, counts)
-        batch.save()
-        _errors_store(batch, errors)
+    context = ImportContext(local_authority=la, user=user, as_of=as_of, file_name=batch.file_name)
+    kept = _KEPT.get()
+    # Open past this call when kept: batch_run reads it, checked_rows_kept closes it.
+    reusable = kept is not None and getattr(fmt, "checked_rows_reusable", False)
+    keep = tempfile.TemporaryFile(dir=import_dir()) if reusable else None  # noqa: SIM115
+    try:
+        counts, errors = _check(fmt, batch, context=context, keep=keep)
+        with transaction.atomic():
+            _counts_set(batch, counts)
+            batch.save()
+            _errors_store(batch, errors)
+    except BaseException:
+        if keep is not None:
+            keep.close()
+        raise
+    if kept is not None and keep is not None:
+        kept[batch.pk] = _Kept(file=keep, user_id=user.pk, today=context.today)
     return batch
 
 
@@ -190,11 +262,12 @@ def batch_check(*, batch_id: int) -> ImportBatch:
 
 
 def _check(
-    fmt: Any, batch: ImportBatch, *, context: ImportContext, progress: bool = False
+    fmt: Any, batch: ImportBatch, *, context: ImportContext, progress: bool = False, keep: IO[bytes] | None = None
 ) -> tuple[Counter[Outcome], list[RowError]]:
     """Read the batch's file and check every row: the counts of what it would do and the first
     row errors. With ``progress``, the rows read so far are recorded after each chunk, against
-    a total estimated from the bytes read (the number of rows is known only at the end)."""
+    a total estimated from the bytes read (the number of rows is known only at the end). With
+    ``keep``, each chunk of checked rows is pickled to it (``checked_rows_kept``)."""
     counts: Counter[Outcome] = Counter()
     errors: list[RowError] = []
     extension = Path(batch.stored_as).suffix
@@ -207,6 +280,8 @@ def _check(
                     counts[Outcome.ERROR] += 1
                     _keep(errors, result)
             counts.update(fmt.classify(valid, context=context) if valid else [])
+            if keep is not None:
+                pickle.dump(chunk, keep, protocol=pickle.HIGHEST_PROTOCOL)
             done += len(chunk)
             reset_queries()
             if progress:  # a CSV file is read in order, so its bytes say how far it has gone
@@ -316,10 +391,12 @@ def batch_run(*, batch_id: int) -> ImportBatch:
     counts: Counter[Outcome] = Counter()
     errors: list[RowError] = []
     done = 0
+    refreshed_at = 0  # rows done when the planner statistics were last looked at
     try:
         with (import_dir() / batch.stored_as).open("rb") as stream:
             extension = Path(batch.stored_as).suffix
-            for chunk in _checked_chunks(fmt, stream, extension, context):
+            chunks = _kept_chunks(batch, context) or _checked_chunks(fmt, stream, extension, context)
+            for chunk in chunks:
                 valid = [(n, r) for n, r in chunk if not isinstance(r, list)]
                 for _, result in chunk:
                     if isinstance(result, list):
@@ -333,7 +410,14 @@ def batch_run(*, batch_id: int) -> ImportBatch:
                 reset_queries()  # with DEBUG on, Django keeps every statement (9,000 of up to 100 kB)
                 # A large import changes the register's shape: plans made on the old figures
                 # (an empty table's, say) turn a queue page's join into minutes of nested loops.
-                statistics_refresh(IMPORTED_TABLES)
+                # Looked at after the first chunk and then each time the rows done have doubled
+                # (never more than twice as many rows as the figures know of), and at the end:
+                # ANALYZE after every chunk cost more than writing the chunk.
+                if refreshed_at == 0 or done >= 2 * refreshed_at:
+                    statistics_refresh(IMPORTED_TABLES)
+                    refreshed_at = done
+        if done != refreshed_at:
+            statistics_refresh(IMPORTED_TABLES)
     except Exception as error:  # the chunks written stay; the batch says where it stopped
         logger.exception("Import batch %s stopped", batch.pk)
         message = str(error) if isinstance(error, BadFile) else "An unexpected error stopped the import."

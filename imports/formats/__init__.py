@@ -18,6 +18,9 @@ The interface (``Format``), for a new module ``imports/formats/<name>.py``::
         template_available = False        # True: `template(extension)` gives headings + example row
         roles = (Role.EHE_OFFICER,        # who may import it (optional: EHE officers and managers
                  Role.EHE_MANAGER)        # of the LA when absent; see `may_import`)
+        checked_rows_reusable = True      # optional: a run may read back (unpickled) the records its
+                                          # preview made (`imports.services.checked_rows_kept`);
+                                          # only when `write` needs nothing else from `to_record`
 
         def rows(self, stream, *, extension, context) -> Iterator[tuple[int, dict[str, Any]]]:
             '''(row number as the user sees it, one row's values) for every row, read lazily from

@@ -14,6 +14,7 @@ by their code or their wording as the form shows it (``F`` or ``Female``).
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
@@ -185,15 +186,25 @@ class NotificationRowForm(NotificationForm):
         """Django's ``Form._clean_fields`` without building a BoundField per field: the same
         widget read, ``Field.clean`` and ``clean_<name>`` hooks, in the same order. (A row form
         has no prefix, no disabled field and no file field, where the BoundField would differ.)"""
-        data, files = self.data, self.files
+        data, files, cleaned = self.data, self.files, self.cleaned_data
+        hooks = _hooks(type(self), tuple(self.fields))
         for name, field in self.fields.items():
             try:
-                self.cleaned_data[name] = field.clean(field.widget.value_from_datadict(data, files, name))
-                hook = getattr(self, f"clean_{name}", None)
+                cleaned[name] = field.clean(field.widget.value_from_datadict(data, files, name))
+                hook = hooks[name]
                 if hook is not None:
-                    self.cleaned_data[name] = hook()
+                    cleaned[name] = hook(self)
             except ValidationError as error:
                 self.add_error(name, error)
+
+    @property
+    def parent_2_entered(self) -> bool:
+        """The form's answer, worked out once per row: it reads only the submitted data, which
+        does not change while the row is checked (the form's rules ask it three times)."""
+        entered: bool | None = self.__dict__.get("_parent_2_entered")
+        if entered is None:
+            entered = self._parent_2_entered = NotificationForm.parent_2_entered.fget(self)  # type: ignore[attr-defined]
+        return entered
 
     @classmethod
     def fields_for(cls, la: LocalAuthority) -> dict[str, forms.Field]:
@@ -207,12 +218,22 @@ class NotificationRowForm(NotificationForm):
         return fields
 
 
+@functools.cache
+def _hooks(form_class: type[forms.Form], names: tuple[str, ...]) -> dict[str, Any]:
+    """Each field's ``clean_<name>`` method of the form class (None when it has none), looked up
+    once rather than once per field of every row."""
+    return {name: getattr(form_class, f"clean_{name}", None) for name in names}
+
+
 class NotificationsFormat:
     kind = "notifications"
     label = "off-roll notifications"
     extensions: tuple[str, ...] = (".csv", ".xlsx")
     columns = COLUMNS
     template_available = True
+    # A record is plain data (pickled and read back by ``imports.services.checked_rows_kept``):
+    # ``write`` needs nothing that ``to_record`` keeps in the context.
+    checked_rows_reusable = True
 
     def rows(
         self, stream: IO[bytes], *, extension: str, context: ImportContext
@@ -292,9 +313,24 @@ class NotificationsFormat:
         return outcomes
 
     def write(self, records: Sequence[tuple[int, IntakeRecord]], *, context: ImportContext) -> list[Outcome]:
-        outcomes = self.classify(records, context=context)
-        to_write = [r for (_, r), outcome in zip(records, outcomes, strict=True) if outcome != Outcome.UNCHANGED]
-        notifications_record_many(records=to_write, as_of=context.as_of)
+        """``classify``'s outcomes, from the one matching ``notifications_record_many`` does
+        under its identity locks (not a second matching of the same rows before it)."""
+        intake = [r for _, r in records]
+        already = _already_recorded(intake, context.local_authority)
+        to_write = [r for index, r in enumerate(intake) if index not in already]
+        recorded = iter(notifications_record_many(records=to_write, as_of=context.as_of))
+        outcomes = []
+        for index in range(len(intake)):
+            if index in already:
+                outcomes.append(Outcome.UNCHANGED)
+                continue
+            result = next(recorded)
+            if result.certain:
+                outcomes.append(Outcome.UPDATED)
+            elif result.likely:
+                outcomes.append(Outcome.LIKELY_MATCH)
+            else:
+                outcomes.append(Outcome.NEW)
         return outcomes
 
 

@@ -18,7 +18,7 @@ from ehe_register.roles import Role
 from ehe_register.working_days import LONDON
 from imports.formats import BadFile
 from imports.models import BatchStatus, ImportBatch
-from imports.services import AlreadyImported, batch_confirm, batch_preview
+from imports.services import AlreadyImported, batch_confirm, batch_preview, checked_rows_kept
 from tests.factories import ChildFactory, SchoolFactory, make_user
 from tests.imports.notification_files import HEADINGS, csv_bytes, row, xlsx_bytes
 from workflows.models import Episode, TransitionLog
@@ -287,3 +287,55 @@ def test_the_command_refuses_a_user_who_may_not_import(la: LocalAuthority, tmp_p
     path.write_bytes(b"x")
     with pytest.raises(CommandError, match="not an EHE officer or manager"):
         call_command("import_file", "notifications", str(path), "--as", auditor.username)
+
+
+def _to_record_calls(monkeypatch: Any) -> list[int]:
+    """The row numbers the notifications format checks with the form, in order."""
+    from imports.formats.notifications import NotificationsFormat
+
+    calls: list[int] = []
+    check = NotificationsFormat.to_record
+
+    def counted(self: Any, row_number: int, row: dict[str, Any], *, context: Any) -> Any:
+        calls.append(row_number)
+        return check(self, row_number, row, context=context)
+
+    monkeypatch.setattr(NotificationsFormat, "to_record", counted)
+    return calls
+
+
+@pytest.mark.django_db
+def test_a_run_confirmed_at_once_reads_the_rows_its_preview_checked(
+    officer: User, school: School, monkeypatch: Any
+) -> None:
+    content = csv_bytes([row(school.urn, n) for n in range(5)] + [row(school.urn, 9, upn="Z801200001001")])
+    calls = _to_record_calls(monkeypatch)
+
+    with checked_rows_kept():
+        batch = preview(officer, content)
+        batch = batch_confirm(batch_id=batch.pk, user=officer)
+
+    assert calls == [2, 3, 4, 5, 6, 7]  # each row checked once, by the preview
+    assert batch.status == BatchStatus.DONE
+    assert (batch.new_count, batch.error_count, batch.rows_done) == (5, 1, 6)
+    assert Child.objects.count() == 5
+    assert [(e.row_number, e.column) for e in batch.row_errors.all()] == [(7, "upn")]
+
+
+@pytest.mark.django_db
+def test_a_run_checks_every_row_again_on_another_day_or_without_kept_rows(
+    officer: User, school: School, monkeypatch: Any, settings: Any
+) -> None:
+    calls = _to_record_calls(monkeypatch)
+    with checked_rows_kept():
+        batch = preview(officer, csv_bytes([row(school.urn, n) for n in range(3)]))
+        with time_machine.travel(datetime(2026, 2, 3, 9, tzinfo=LONDON), tick=False):
+            batch = batch_confirm(batch_id=batch.pk, user=officer)
+    assert calls == [2, 3, 4, 2, 3, 4]  # the next day: the dates are checked against a new today
+    assert (batch.status, batch.new_count) == (BatchStatus.DONE, 3)
+
+    calls.clear()
+    batch = preview(officer, csv_bytes([row(school.urn, n) for n in range(3, 5)]))
+    batch = batch_confirm(batch_id=batch.pk, user=officer)
+    assert calls == [2, 3, 2, 3]  # a preview and a run apart (a worker): each checks
+    assert (batch.status, batch.new_count) == (BatchStatus.DONE, 2)

@@ -17,13 +17,16 @@ set-wise part. The split only decides how a record is written, never what is wri
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Func, Q, Value
+from django.db.models import F, Func, Model, Q, Value
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -43,7 +46,7 @@ from ehe_register.services.matching import Sought, children_match, name_key, sou
 from ehe_register.validators import is_compulsory_school_age, normalise_uk_phone, year_group
 from workflows.actors import SYSTEM
 from workflows.clocks import episodes_next_action_due_refresh
-from workflows.models import Episode, TransitionLog
+from workflows.models import Episode
 from workflows.services.intake import IntakeRecord
 from workflows.services.submission import notification_record
 from workflows.states import Source, State
@@ -51,10 +54,15 @@ from workflows.states import Source, State
 
 @dataclass(frozen=True)
 class Recorded:
-    """What became of one record: its notification, and whether it was written set-wise."""
+    """What became of one record: its notification's id, whether it was written set-wise, and
+    what matching found for it on the register before this call wrote anything (a certain
+    match, likely matches; neither for an LA that does not use the service, whose records are
+    forwarded unmatched)."""
 
-    notification: OffRollNotification
+    notification_id: int
     set_wise: bool
+    certain: bool = False
+    likely: bool = False
 
 
 def notifications_record_many(*, records: Sequence[IntakeRecord], as_of: datetime) -> list[Recorded]:
@@ -75,22 +83,18 @@ def notifications_record_many(*, records: Sequence[IntakeRecord], as_of: datetim
             # The identity locks every intake takes, all at once and in order (no deadlock with a
             # form submitted meanwhile): the matching below is then exact until this commits.
             _identity_locks(la.pk, sorted({r.child.date_of_birth for r in records if r.child is not None}))
-            set_wise = _needing_no_judgement(la, records)
+            judged = _needing_no_judgement(la, records)
         else:
-            set_wise = [False] * len(records)
-        written = _write_set_wise(la, [r for r, quick in zip(records, set_wise, strict=True) if quick], as_of)
-        results: list[Recorded] = []
-        quick_results = iter(written)
-        slow: list[tuple[int, IntakeRecord]] = []
-        for index, (record, quick) in enumerate(zip(records, set_wise, strict=True)):
-            if quick:
-                results.append(Recorded(notification=next(quick_results), set_wise=True))
-            else:
-                results.append(None)  # type: ignore[arg-type]  # filled below, in order
-                slow.append((index, record))
-        for index, record in slow:
-            results[index] = Recorded(notification=notification_record(data=record, as_of=as_of), set_wise=False)
-        return results
+            judged = [_Judged(quick=False, certain=False, likely=False)] * len(records)
+        written = iter(_write_set_wise(la, [r for r, j in zip(records, judged, strict=True) if j.quick], as_of))
+        ids = [next(written) if j.quick else 0 for j in judged]
+        for index, (record, j) in enumerate(zip(records, judged, strict=True)):
+            if not j.quick:  # in order, after the set-wise part
+                ids[index] = notification_record(data=record, as_of=as_of).pk
+        return [
+            Recorded(notification_id=pk, set_wise=j.quick, certain=j.certain, likely=j.likely)
+            for pk, j in zip(ids, judged, strict=True)
+        ]
 
 
 def _identity_locks(la_id: int, dates: list[date]) -> None:
@@ -129,9 +133,17 @@ def _contact_keys(parent: ParentDetails) -> set[str]:
     return keys
 
 
-def _needing_no_judgement(la: LocalAuthority, records: Sequence[IntakeRecord]) -> list[bool]:
-    """For each record, whether it can be written set-wise (see the module's docstring). Erring
-    towards False is always safe: the record then takes the one-at-a-time path."""
+@dataclass(frozen=True)
+class _Judged:
+    quick: bool  # written set-wise
+    certain: bool  # matching found a certain match on the register
+    likely: bool  # ... or likely matches
+
+
+def _needing_no_judgement(la: LocalAuthority, records: Sequence[IntakeRecord]) -> list[_Judged]:
+    """For each record, whether it can be written set-wise (see the module's docstring), with what
+    matching found for it. Erring towards not quick is always safe: the record then takes the
+    one-at-a-time path."""
     children = [r.child for r in records if r.child is not None]
     soughts = [
         Sought(
@@ -179,7 +191,7 @@ def _needing_no_judgement(la: LocalAuthority, records: Sequence[IntakeRecord]) -
             and not any(_is_known_person(p, known_people) for p in child.parents)
             and not (home is not None and home in known_homes and any(p.lives_with_child for p in child.parents))
         )
-        answers.append(quick)
+        answers.append(_Judged(quick=quick, certain=match.certain is not None, likely=bool(match.likely)))
         # Every record, quick or not, is seen by the ones after it.
         seen_dates.setdefault(child.date_of_birth, []).append(sought)
         if child.upn:
@@ -245,124 +257,185 @@ def _homes_on_register(la: LocalAuthority, records: Sequence[IntakeRecord]) -> s
 # --- Writing set-wise ------------------------------------------------------------------------------
 
 
-def _write_set_wise(la: LocalAuthority, records: list[IntakeRecord], as_of: datetime) -> list[OffRollNotification]:
+def _write_set_wise(la: LocalAuthority, records: list[IntakeRecord], as_of: datetime) -> list[int]:
     """New children with their homes and parents, their episodes through the risk check, and the
-    notifications, for records that need no judgement. Call inside the transaction."""
+    notifications, for records that need no judgement; the notifications' ids. Call inside the
+    transaction. One INSERT per table (``_insert``): the rows as the ORM would write them, every
+    row trigger (the history) firing as for the ORM's."""
     if not records:
         return []
     records = [replace(r, source_detail=r.source_detail or str(r.opened_by_school)) for r in records]
     today = timezone.localdate(as_of)
-    children = Child.objects.bulk_create(
-        [_new_child(la, r, as_of) for r in records]  # type: ignore[arg-type]
-    )
-    Address.objects.bulk_create(
+    details = [r.child for r in records]
+    assert all(d is not None for d in details)
+    child_ids = _insert(Child, [_new_child(la, r, as_of) for r in records])
+    _insert(
+        Address,
         [
-            Address(
-                local_authority_id=la.pk,
-                child=child,
-                kind=AddressKind.CURRENT,
-                line_1=r.child.address_line_1,
-                line_2=r.child.address_line_2,
-                town=r.child.address_town,
-                postcode=r.child.postcode,
-            )
-            for child, r in zip(children, records, strict=True)
-            if r.child is not None and r.child.address_line_1 and r.child.postcode
-        ]
+            {
+                "local_authority_id": la.pk,
+                "child_id": child_id,
+                "kind": AddressKind.CURRENT,
+                "line_1": d.address_line_1,
+                "line_2": d.address_line_2,
+                "town": d.address_town,
+                "postcode": d.postcode,
+            }
+            for child_id, d in zip(child_ids, details, strict=True)
+            if d is not None and d.address_line_1 and d.postcode
+        ],
     )
-    parents = [(child, p) for child, r in zip(children, records, strict=True) for p in _parents_once(r)]
-    people = Person.objects.bulk_create([_new_person(la, p) for _, p in parents])
-    ChildPerson.objects.bulk_create(
+    parents = [(child_id, p) for child_id, r in zip(child_ids, records, strict=True) for p in _parents_once(r)]
+    person_ids = _insert(Person, [_new_person(la, p) for _, p in parents])
+    _insert(
+        ChildPerson,
         [
-            ChildPerson(
-                child=child,
-                person=person,
-                relationship=p.relationship,
-                parental_responsibility=p.parental_responsibility,
-                lives_with_child=p.lives_with_child,
-            )
-            for (child, p), person in zip(parents, people, strict=True)
-        ]
+            {
+                "child_id": child_id,
+                "person_id": person_id,
+                "relationship": p.relationship,
+                "parental_responsibility": p.parental_responsibility,
+                "lives_with_child": p.lives_with_child,
+            }
+            for (child_id, p), person_id in zip(parents, person_ids, strict=True)
+        ],
     )
-    episodes = Episode.objects.bulk_create(
+    episode_ids = _insert(
+        Episode,
         [
-            Episode(
-                local_authority_id=la.pk,
-                child=child,
-                source=Source.SCHOOL,
-                source_detail=r.source_detail,
-                opened_by_school=r.opened_by_school,
-                received_on=r.received(as_of),
-                opened_at=as_of,
-                concern_at_intake=False,
-                special_school_placed_by_la=r.special_school_placed_by_la,
-                attendance_order_in_force=r.attendance_order_in_force,
-                reason_code=r.reason_code,
-            )
-            for child, r in zip(children, records, strict=True)
-        ]
+            {
+                "local_authority_id": la.pk,
+                "child_id": child_id,
+                "source": Source.SCHOOL,
+                "source_detail": r.source_detail,
+                "opened_by_school_id": r.opened_by_school.pk if r.opened_by_school is not None else None,
+                "received_on": r.received(as_of),
+                "opened_at": as_of,
+                "concern_at_intake": False,
+                "special_school_placed_by_la": r.special_school_placed_by_la,
+                "attendance_order_in_force": r.attendance_order_in_force,
+                "reason_code": r.reason_code,
+            }
+            for child_id, r in zip(child_ids, records, strict=True)
+        ],
     )
-    _risk_check_set_wise(episodes, records, as_of)
-    ids = [e.pk for e in episodes]
-    episodes_next_action_due_refresh(episode_ids=ids, as_of=as_of)
+    _risk_check_set_wise(episode_ids, records, as_of)
+    episodes_next_action_due_refresh(episode_ids=episode_ids, as_of=as_of)
     # The rules for these cases, as episode_rules_evaluate does for one (imported here as there:
     # the sweep imports the intake path).
     from workflows.sweeps import sweep_run
 
-    sweep_run(as_of=as_of, la_code=la.dfe_code, episode_ids=ids, climb=False)
+    sweep_run(as_of=as_of, la_code=la.dfe_code, episode_ids=episode_ids, climb=False)
     references = _next_references(la, len(records))
-    return OffRollNotification.objects.bulk_create(
+    return _insert(
+        OffRollNotification,
         [
-            OffRollNotification(
-                reference=reference,
-                school=r.opened_by_school,
-                submitted_by=r.notice.submitted_by,
-                submitted_at=as_of,
-                snapshot=r.notice.snapshot,
-                residence_la=la,
-                routing=Routing.THIS_DEPLOYMENT,
-                child=child,
-                episode=episode,
-                legal_first_name=r.child.legal_first_name,
-                legal_last_name=r.child.legal_last_name,
-                date_of_birth=r.child.date_of_birth,
-                upn=r.child.upn,
-                postcode=r.child.postcode,
-                notice_received_on=r.notice.notice_received_on,
-                removed_from_roll_on=r.notice.removed_from_roll_on,
-                removal_status=r.notice.removal_status,
-                reason_code=r.reason_code,
-                safeguarding_concerns=False,
-                outside_school_age=not is_compulsory_school_age(r.child.date_of_birth, today),
-            )
-            for reference, child, episode, r in zip(references, children, episodes, records, strict=True)
-            if r.notice is not None and r.child is not None
-        ]
+            {
+                "reference": reference,
+                "school_id": r.opened_by_school.pk,
+                "submitted_by_id": r.notice.submitted_by.pk if r.notice.submitted_by is not None else None,
+                "submitted_at": as_of,
+                "snapshot": r.notice.snapshot,
+                "residence_la_id": la.pk,
+                "routing": Routing.THIS_DEPLOYMENT,
+                "child_id": child_id,
+                "episode_id": episode_id,
+                "legal_first_name": r.child.legal_first_name,
+                "legal_last_name": r.child.legal_last_name,
+                "date_of_birth": r.child.date_of_birth,
+                "upn": r.child.upn,
+                "postcode": r.child.postcode,
+                "notice_received_on": r.notice.notice_received_on,
+                "removed_from_roll_on": r.notice.removed_from_roll_on,
+                "removal_status": r.notice.removal_status,
+                "reason_code": r.reason_code,
+                "safeguarding_concerns": False,
+                "outside_school_age": not is_compulsory_school_age(r.child.date_of_birth, today),
+            }
+            for reference, child_id, episode_id, r in zip(references, child_ids, episode_ids, records, strict=True)
+            if r.notice is not None and r.child is not None and r.opened_by_school is not None
+        ],
     )
 
 
-def _new_child(la: LocalAuthority, record: IntakeRecord, as_of: datetime) -> Child:
+class _Encoder(json.JSONEncoder):
+    """Values as PostgreSQL reads them from JSON: dates and times in full (to the microsecond,
+    which Django's encoder would cut to the millisecond), decimals as written."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, date | datetime):
+            return o.isoformat()
+        if isinstance(o, Decimal):
+            return str(o)
+        return super().default(o)
+
+
+def _insert(model: type[Model], rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` (each a dict of column values; a column not given takes the field's default,
+    ``auto_now``/``auto_now_add`` the time now, as ``bulk_create`` fills them) into the model's
+    table in one statement; their new ids, in order.
+
+    The ids are taken from the table's sequence first (so no RETURNING order is relied on), and the
+    rows are sent as one JSON document read by ``jsonb_to_recordset``: a few hundred thousand values
+    cost one string to send, where the ORM's insert adapts every value in Python. Row triggers (the
+    history, ``pghistory``) fire for each row exactly as for the ORM's insert."""
+    if not rows:
+        return []
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    now = timezone.now()
+    defaults: dict[str, Any] = {}
+    for f in fields:
+        assert f.attname == f.column  # rows are keyed by column
+        defaults[f.column] = (
+            now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+        )
+    unknown = set().union(*rows) - set(defaults)
+    if unknown:
+        raise ValueError(f"{meta.db_table} has no column {', '.join(sorted(unknown))}")
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    types = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(rows)],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+        document = json.dumps(
+            [{**defaults, **row, "_id": pk_value} for pk_value, row in zip(ids, rows, strict=True)], cls=_Encoder
+        )
+        cursor.execute(
+            f"INSERT INTO {table} ({pk}, {columns}) "  # noqa: S608 - names from the model, values as one parameter
+            f"SELECT _id, {columns} FROM jsonb_to_recordset(%s::jsonb) AS r(_id bigint, {types}) ORDER BY _id",
+            [document],
+        )
+    return ids
+
+
+def _new_child(la: LocalAuthority, record: IntakeRecord, as_of: datetime) -> dict[str, Any]:
     details = record.child
     assert details is not None
-    child = Child(
-        local_authority_id=la.pk,
-        legal_first_name=details.legal_first_name,
-        legal_middle_names=details.legal_middle_names,
-        legal_last_name=details.legal_last_name,
-        preferred_first_name=details.preferred_first_name,
-        date_of_birth=details.date_of_birth,
-        sex=details.sex,
-        upn=details.upn,
-        nhs_number=details.nhs_number,
-        sen_status=details.sen_status,
-        social_care_status=details.social_care_status,
-        social_worker_email=details.social_worker_email,
-    )
+    child: dict[str, Any] = {
+        "local_authority_id": la.pk,
+        "legal_first_name": details.legal_first_name,
+        "legal_middle_names": details.legal_middle_names,
+        "legal_last_name": details.legal_last_name,
+        "preferred_first_name": details.preferred_first_name,
+        "date_of_birth": details.date_of_birth,
+        "sex": details.sex,
+        "upn": details.upn,
+        "nhs_number": details.nhs_number,
+        "sen_status": details.sen_status,
+        "social_care_status": details.social_care_status,
+        "social_worker_email": details.social_worker_email,
+    }
     if details.school_year_group:  # as child_school_year_group_record keeps it
         on = record.received(as_of)
-        child.school_year_group = details.school_year_group
-        child.school_year_group_on = on
-        child.derived_year_group = year_group(details.date_of_birth, on)
+        child["school_year_group"] = details.school_year_group
+        child["school_year_group_on"] = on
+        child["derived_year_group"] = year_group(details.date_of_birth, on)
     return child
 
 
@@ -379,56 +452,54 @@ def _parents_once(record: IntakeRecord) -> list[ParentDetails]:
     return kept
 
 
-def _new_person(la: LocalAuthority, parent: ParentDetails) -> Person:
-    person = Person(
-        local_authority_id=la.pk,
-        first_name=parent.first_name,
-        last_name=parent.last_name,
-        emergency_phone=parent.emergency_phone,
-        email=parent.email,
-    )
+def _new_person(la: LocalAuthority, parent: ParentDetails) -> dict[str, Any]:
+    person: dict[str, Any] = {
+        "local_authority_id": la.pk,
+        "first_name": parent.first_name,
+        "last_name": parent.last_name,
+        "emergency_phone": parent.emergency_phone,
+        "email": parent.email,
+    }
     if parent.address_line_1 and parent.postcode:  # as person_address_record keeps it
-        person.address_line_1 = parent.address_line_1
-        person.address_line_2 = parent.address_line_2
-        person.address_town = parent.address_town
-        person.postcode = parent.postcode
+        person["address_line_1"] = parent.address_line_1
+        person["address_line_2"] = parent.address_line_2
+        person["address_town"] = parent.address_town
+        person["postcode"] = parent.postcode
     return person
 
 
-def _risk_check_set_wise(episodes: list[Episode], records: list[IntakeRecord], as_of: datetime) -> None:
+def _risk_check_set_wise(episode_ids: list[int], records: list[IntakeRecord], as_of: datetime) -> None:
     """``risk_check`` for new cases without a safeguarding trigger: awaiting consent where consent
     applies (a special school place arranged by the LA, or a school attendance order: the social
     care statuses that also call for consent are safeguarding triggers, never written here), else
-    address verification; the same TransitionLog row as ``episode_transition`` writes."""
+    address verification; the same TransitionLog row as ``episode_transition`` writes, one
+    statement for each target state."""
     targets = {
-        e.pk: (
+        pk: (
             State.AWAITING_CONSENT
             if r.special_school_placed_by_la or r.attendance_order_in_force
             else State.ADDRESS_VERIFICATION
         )
-        for e, r in zip(episodes, records, strict=True)
+        for pk, r in zip(episode_ids, records, strict=True)
     }
-    for state in {str(s) for s in targets.values()}:
-        chosen = [pk for pk, target in targets.items() if target == state]
-        Episode.objects.filter(pk__in=chosen, state=State.NOTIFIED).update(
-            state=state, version=F("version") + 1, last_changed_at=as_of, last_changed_by=None
-        )
-    TransitionLog.objects.bulk_create(
-        [
-            TransitionLog(
-                episode_id=pk,
-                from_state=State.NOTIFIED,
-                to_state=target,
-                transition="risk_check",
-                actor=None,
-                actor_name=SYSTEM.display_name,
-                reason="",
-                payload={"safeguarding_triggers": []},
-                at=as_of,
+    payload = json.dumps({"safeguarding_triggers": []})
+    with connection.cursor() as cursor:
+        for state in sorted({str(s) for s in targets.values()}):
+            chosen = [pk for pk, target in targets.items() if target == state]
+            cursor.execute(
+                """
+                WITH moved AS (
+                    UPDATE workflows_episode e
+                    SET state = %s, version = e.version + 1, last_changed_at = %s, last_changed_by_id = NULL
+                    WHERE e.id = ANY(%s::bigint[]) AND e.state = %s
+                    RETURNING e.id
+                )
+                INSERT INTO workflows_transitionlog
+                    (episode_id, from_state, to_state, transition, actor_id, actor_name, reason, payload, at)
+                SELECT id, %s, %s, 'risk_check', NULL, %s, '', %s::jsonb, %s FROM moved ORDER BY id
+                """,
+                [state, as_of, chosen, State.NOTIFIED, State.NOTIFIED, state, SYSTEM.display_name, payload, as_of],
             )
-            for pk, target in targets.items()
-        ]
-    )
 
 
 def _next_references(la: LocalAuthority, n: int) -> list[str]:

@@ -2,15 +2,18 @@
 
 The same steps as the upload page (``imports.services``): the file is checked and previewed,
 then (unless ``--dry-run``) confirmed and imported in this process, chunk by chunk, with progress
-on stderr. ``--as`` names the user the import is recorded against (an EHE officer or manager: the
-LA is theirs; ``gias``, the schools list, an EHE manager only). An administrator, who has no LA,
-may load the schools list (``gias``): national reference data, loaded and counted by
+on stderr; the import reads the rows as the preview checked them moments before
+(``imports.services.checked_rows_kept``) and matches and writes them against the register as it
+is. ``--as`` names the user the import is recorded against (an EHE officer or manager: the LA is
+theirs; ``gias``, the schools list, an EHE manager only). An administrator, who has no LA, may
+load the schools list (``gias``): national reference data, loaded and counted by
 ``imports.formats.gias.gias_apply`` in one transaction, not kept as an LA's import batch.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ from ehe_register.roles import Role
 from imports.formats import FORMATS, BadFile, format_for, may_import
 from imports.formats.gias import gias_apply
 from imports.models import BatchStatus
-from imports.services import AlreadyImported, batch_confirm, batch_preview
+from imports.services import AlreadyImported, batch_confirm, batch_preview, checked_rows_kept
 
 
 class Command(BaseCommand):
@@ -53,6 +56,11 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{username} is not {who} of a local authority, so cannot import {format_for(kind).label}"
             )
+        # The import, confirmed at once, reads the rows as the preview checked them.
+        with nullcontext() if dry_run else checked_rows_kept():
+            self._import(kind, path, user, dry_run=dry_run)
+
+    def _import(self, kind: str, path: Path, user: User, *, dry_run: bool) -> None:
         started = time.monotonic()
         try:
             # Checked here, whatever the size: a script waits for its result.
