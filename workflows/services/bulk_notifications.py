@@ -45,7 +45,7 @@ from ehe_register.services.children import ParentDetails
 from ehe_register.services.matching import Sought, children_match, name_key, sought_children_related
 from ehe_register.validators import is_compulsory_school_age, normalise_uk_phone, year_group
 from workflows.actors import SYSTEM
-from workflows.clocks import episodes_next_action_due_refresh
+from workflows.clocks import next_action_due_after
 from workflows.models import Episode
 from workflows.services.intake import IntakeRecord
 from workflows.services.submission import notification_record
@@ -320,7 +320,6 @@ def _write_set_wise(la: LocalAuthority, records: list[IntakeRecord], as_of: date
         ],
     )
     _risk_check_set_wise(episode_ids, records, as_of)
-    episodes_next_action_due_refresh(episode_ids=episode_ids, as_of=as_of)
     # The rules for these cases, as episode_rules_evaluate does for one (imported here as there:
     # the sweep imports the intake path).
     from workflows.sweeps import sweep_run
@@ -472,8 +471,8 @@ def _risk_check_set_wise(episode_ids: list[int], records: list[IntakeRecord], as
     """``risk_check`` for new cases without a safeguarding trigger: awaiting consent where consent
     applies (a special school place arranged by the LA, or a school attendance order: the social
     care statuses that also call for consent are safeguarding triggers, never written here), else
-    address verification; the same TransitionLog row as ``episode_transition`` writes, one
-    statement for each target state."""
+    address verification; the same TransitionLog row as ``episode_transition`` writes, and the
+    case's clock for its new state, one statement for each target state."""
     targets = {
         pk: (
             State.AWAITING_CONSENT
@@ -486,19 +485,24 @@ def _risk_check_set_wise(episode_ids: list[int], records: list[IntakeRecord], as
     with connection.cursor() as cursor:
         for state in sorted({str(s) for s in targets.values()}):
             chosen = [pk for pk, target in targets.items() if target == state]
+            # The clock of the new state, written with it: one write of each row.
+            dues = next_action_due_after(episode_ids=chosen, as_of=as_of, state=state, transition="risk_check")
+            rows = json.dumps([{"id": pk, "due": due.isoformat() if due else None} for pk, (_, due) in dues.items()])
             cursor.execute(
                 """
                 WITH moved AS (
                     UPDATE workflows_episode e
-                    SET state = %s, version = e.version + 1, last_changed_at = %s, last_changed_by_id = NULL
-                    WHERE e.id = ANY(%s::bigint[]) AND e.state = %s
+                    SET state = %s, version = e.version + 1, last_changed_at = %s, last_changed_by_id = NULL,
+                        next_action_due = d.due
+                    FROM jsonb_to_recordset(%s::jsonb) AS d(id bigint, due date)
+                    WHERE e.id = d.id AND e.state = %s
                     RETURNING e.id
                 )
                 INSERT INTO workflows_transitionlog
                     (episode_id, from_state, to_state, transition, actor_id, actor_name, reason, payload, at)
                 SELECT id, %s, %s, 'risk_check', NULL, %s, '', %s::jsonb, %s FROM moved ORDER BY id
                 """,
-                [state, as_of, chosen, State.NOTIFIED, State.NOTIFIED, state, SYSTEM.display_name, payload, as_of],
+                [state, as_of, rows, State.NOTIFIED, State.NOTIFIED, state, SYSTEM.display_name, payload, as_of],
             )
 
 
