@@ -113,9 +113,13 @@ class Episode(models.Model):
     - ``closed``: the case is over (see ``closure_reason``).
     """
 
-    local_authority = models.ForeignKey("ehe_register.LocalAuthority", on_delete=models.PROTECT, related_name="+")
+    # No index of their own on the LA or the state: the composite indexes below lead with them, and
+    # every index is written on every change of a case (issue 12: a bulk import writes 20 a row).
+    local_authority = models.ForeignKey(
+        "ehe_register.LocalAuthority", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     child = models.ForeignKey("ehe_register.Child", on_delete=models.PROTECT, related_name="episodes")
-    state = FSMField(default=State.NOTIFIED, choices=State.choices, protected=True, db_index=True)
+    state = FSMField(default=State.NOTIFIED, choices=State.choices, protected=True)
     source = models.CharField(max_length=20, choices=Source.choices)
     source_detail = models.CharField(max_length=200, blank=True)
     opened_by_school = models.ForeignKey(
@@ -123,8 +127,13 @@ class Episode(models.Model):
     )
     received_on = models.DateField(help_text="The day the LA received the notification.")
     opened_at = models.DateTimeField()
-    assigned_officer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, blank=True, null=True, related_name="assigned_episodes"
+    assigned_officer = models.ForeignKey(  # indexed by (assigned_officer, next_action_due) below
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        blank=True,
+        null=True,
+        related_name="assigned_episodes",
+        db_index=False,
     )
     priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     next_action_due = models.DateField(blank=True, null=True)
