@@ -222,7 +222,7 @@ def next_action_due_after(
     if not episode_ids:
         return {}
     facts = _facts_of(episode_ids, as_of)
-    authorities = LocalAuthority.objects.in_bulk({la_id for la_id, _ in facts.values()})
+    authorities = LocalAuthority.objects.in_bulk({la_id for la_id, _, _ in facts.values()})
     return {
         pk: (
             f.state,
@@ -230,7 +230,7 @@ def next_action_due_after(
                 replace(f, state=state, entered_at=as_of, entered_by=transition, named_due=None), authorities[la_id]
             ),
         )
-        for pk, (la_id, f) in facts.items()
+        for pk, (la_id, f, _) in facts.items()
     }
 
 
