@@ -112,6 +112,47 @@ class GovukFormRenderer(TemplatesSetting):
         except TemplateDoesNotExist:
             return _django_form_templates.get_template(template_name)
 
+    def render(self, template_name: str, context: dict[str, Any], request: Any = None) -> str:
+        """Django's own ``<input>`` templates written in Python, to the byte (``_input_html``);
+        every other template through the engine. A form's inputs and radios were most of the
+        time of the school's notification form (three template renders a radio, two an input)."""
+        if template_name in _INPUT_TEMPLATES:
+            return _input_html(context["widget"])
+        if template_name in _INPUT_OPTION_TEMPLATES:
+            return _input_option_html(context["widget"])
+        return super().render(template_name, context, request)
+
+
+# Django's widget templates that are only ``{% include "django/forms/widgets/input.html" %}``, and
+# those that are only ``{% include "django/forms/widgets/input_option.html" %}`` (a renderer strips
+# what a template gives, so the files' final newlines are not part of the control).
+_INPUT_TEMPLATES = frozenset(
+    f"django/forms/widgets/{name}.html"
+    for name in ("text", "email", "password", "hidden", "number", "tel", "url", "search", "checkbox")
+)
+_INPUT_OPTION_TEMPLATES = frozenset(
+    ("django/forms/widgets/radio_option.html", "django/forms/widgets/checkbox_option.html")
+)
+
+
+def _input_html(widget: dict[str, Any]) -> SafeString:
+    """``django/forms/widgets/input.html``, stripped."""
+    value = widget["value"]
+    html = format_html('<input type="{}" name="{}"', widget["type"], widget["name"])
+    if value is not None:
+        html += format_html(' value="{}"', str(value))  # the template's stringformat:'s' (safe stays safe)
+    return SafeString(html + _attrs_html(widget["attrs"]) + ">")
+
+
+def _input_option_html(widget: dict[str, Any]) -> SafeString:
+    """``django/forms/widgets/input_option.html`` (a radio or checkbox option), stripped: the
+    input, in its label (after the input's newline) when the widget wraps it."""
+    if not widget.get("wrap_label"):
+        return _input_html(widget)
+    for_id = widget["attrs"].get("id")
+    label = format_html(' for="{}"', for_id) if for_id else ""
+    return format_html("<label{}>{}\n {}</label>", label, _input_html(widget), widget["label"])
+
 
 # ----------------------------------------------------------------------------------------------
 # Dates

@@ -162,7 +162,7 @@ def clock_due(facts: ClockFacts, la: LocalAuthority) -> date | None:
 _FACTS_SQL = """
     SELECT e.id, e.local_authority_id, e.state, e.received_on, e.opened_at, e.first_contact_at,
            e.review_due_on, e.s437_served_on, e.attendance_order_served_on,
-           latest.to_state, latest.payload ->> 'next_action_due', entry.transition, entry.at
+           latest.to_state, latest.payload ->> 'next_action_due', entry.transition, entry.at, e.next_action_due
     FROM workflows_episode e
     LEFT JOIN LATERAL (
         SELECT t.to_state, t.payload FROM workflows_transitionlog t
@@ -178,15 +178,15 @@ _FACTS_SQL = """
 """
 
 
-def _facts_of(episode_ids: Sequence[int], as_of: datetime) -> dict[int, tuple[int, ClockFacts]]:
-    """(LA id, facts) by episode id. A case with no transition on record entered its state when
-    it was opened (or, failing that, at ``as_of``)."""
+def _facts_of(episode_ids: Sequence[int], as_of: datetime) -> dict[int, tuple[int, ClockFacts, date | None]]:
+    """(LA id, facts, the date stored now) by episode id. A case with no transition on record
+    entered its state when it was opened (or, failing that, at ``as_of``)."""
     with connection.cursor() as cursor:
         cursor.execute(_FACTS_SQL, [list(episode_ids)])
         rows = cursor.fetchall()
-    facts: dict[int, tuple[int, ClockFacts]] = {}
+    facts: dict[int, tuple[int, ClockFacts, date | None]] = {}
     for (pk, la_id, state, received_on, opened_at, first_contact_at, review_due_on, s437_served_on,
-         order_served_on, latest_to, named, entered_by, entered_at) in rows:  # fmt: skip
+         order_served_on, latest_to, named, entered_by, entered_at, stored) in rows:  # fmt: skip
         facts[pk] = (
             la_id,
             ClockFacts(
@@ -200,13 +200,14 @@ def _facts_of(episode_ids: Sequence[int], as_of: datetime) -> dict[int, tuple[in
                 s437_served_on=s437_served_on,
                 attendance_order_served_on=order_served_on,
             ),
+            stored,
         )
     return facts
 
 
 def next_action_due_for(episode: Episode, as_of: datetime) -> date | None:
     """When ``episode``'s next action is due, from its stored facts (nothing is written)."""
-    la_id, facts = _facts_of([episode.pk], as_of)[episode.pk]
+    la_id, facts, _ = _facts_of([episode.pk], as_of)[episode.pk]
     return clock_due(facts, LocalAuthority.objects.get(pk=la_id))
 
 
@@ -221,7 +222,7 @@ def next_action_due_after(
     if not episode_ids:
         return {}
     facts = _facts_of(episode_ids, as_of)
-    authorities = LocalAuthority.objects.in_bulk({la_id for la_id, _ in facts.values()})
+    authorities = LocalAuthority.objects.in_bulk({la_id for la_id, _, _ in facts.values()})
     return {
         pk: (
             f.state,
@@ -229,28 +230,31 @@ def next_action_due_after(
                 replace(f, state=state, entered_at=as_of, entered_by=transition, named_due=None), authorities[la_id]
             ),
         )
-        for pk, (la_id, f) in facts.items()
+        for pk, (la_id, f, _) in facts.items()
     }
 
 
 def episodes_next_action_due_refresh(*, episode_ids: Sequence[int], as_of: datetime) -> dict[int, date | None]:
     """Recompute and store ``next_action_due`` for these episodes; returns the dates by id.
 
-    Three statements whatever the number of episodes: read the facts, read their LAs, and write
-    the dates computed here in Python (working days need the bank-holiday calendar).
+    At most three statements whatever the number of episodes: read the facts, read their LAs, and
+    write the dates computed here in Python (working days need the bank-holiday calendar) where
+    they differ from the stored ones (none differing: nothing to write).
     """
     if not episode_ids:
         return {}
     facts = _facts_of(episode_ids, as_of)
-    authorities = LocalAuthority.objects.in_bulk({la_id for la_id, _ in facts.values()})
-    dues = {pk: clock_due(f, authorities[la_id]) for pk, (la_id, f) in facts.items()}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE workflows_episode e SET next_action_due = d.due
-            FROM jsonb_to_recordset(%s::jsonb) AS d(id bigint, due date)
-            WHERE e.id = d.id AND e.next_action_due IS DISTINCT FROM d.due
-            """,
-            [json.dumps([{"id": pk, "due": due.isoformat() if due else None} for pk, due in dues.items()])],
-        )
+    authorities = LocalAuthority.objects.in_bulk({la_id for la_id, _, _ in facts.values()})
+    dues = {pk: clock_due(f, authorities[la_id]) for pk, (la_id, f, _) in facts.items()}
+    changed = [{"id": pk, "due": due.isoformat() if due else None} for pk, due in dues.items() if due != facts[pk][2]]
+    if changed:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE workflows_episode e SET next_action_due = d.due
+                FROM jsonb_to_recordset(%s::jsonb) AS d(id bigint, due date)
+                WHERE e.id = d.id AND e.next_action_due IS DISTINCT FROM d.due
+                """,
+                [json.dumps(changed)],
+            )
     return dues

@@ -114,8 +114,9 @@ def child_find_or_create(*, la_id: int, details: ChildDetails) -> ChildFound:
         social_care_status=details.social_care_status,
         social_worker_email=details.social_worker_email,
     )
-    _record_address(child, details)
-    _link_parents(child, details.parents)
+    # A new child has no address and no parents yet: nothing to read before adding them.
+    current = _record_address(child, details, current=None)
+    _link_parents(child, details.parents, current=current, linked=set())
     return ChildFound(child=child, created=True, likely=result.likely)
 
 
@@ -146,8 +147,8 @@ def _update_known_child(child: Child, details: ChildDetails) -> None:
         changed.append("social_worker_email")
     if changed:
         child.save(update_fields=[*changed, "updated_at"])
-    _record_address(child, details)
-    _link_parents(child, details.parents)
+    current = _record_address(child, details, current=child.addresses.filter(kind=AddressKind.CURRENT).first())
+    _link_parents(child, details.parents, current=current)
 
 
 def _upn_is_news(child: Child, upn: str) -> bool:
@@ -160,18 +161,18 @@ def _upn_is_news(child: Child, upn: str) -> bool:
     return not _upn_held(child.local_authority_id, upn, besides=child)
 
 
-def _record_address(child: Child, details: ChildDetails) -> None:
+def _record_address(child: Child, details: ChildDetails, *, current: Address | None) -> Address | None:
     """The address becomes current for a child with none; a different one is kept as additional,
-    for an officer to re-check. It never replaces the LA's current address."""
+    for an officer to re-check. It never replaces the LA's current address. ``current``: the
+    child's current address before; returns the one after."""
     if not (details.address_line_1 and details.postcode):
-        return
-    current = child.addresses.filter(kind=AddressKind.CURRENT).first()
+        return current
     if current is not None and (current.postcode, current.line_1.lower()) == (
         details.postcode,
         details.address_line_1.lower(),
     ):
-        return
-    Address.objects.create(
+        return current
+    recorded = Address.objects.create(
         local_authority_id=child.local_authority_id,
         child=child,
         kind=AddressKind.CURRENT if current is None else AddressKind.ADDITIONAL,
@@ -180,9 +181,16 @@ def _record_address(child: Child, details: ChildDetails) -> None:
         town=details.address_town,
         postcode=details.postcode,
     )
+    return recorded if current is None else current
 
 
-def _link_parents(child: Child, parents: tuple[ParentDetails, ...]) -> None:
+def _link_parents(
+    child: Child,
+    parents: tuple[ParentDetails, ...],
+    *,
+    current: Address | None,
+    linked: set[tuple[str, str]] | None = None,
+) -> None:
     """Link each parent or carer to the child: skipped when a person of that name is already
     linked to the child; otherwise the LA's existing person of that name who shares a phone
     number, email address or the child's current address (see :func:`person_match`), or else a
@@ -190,14 +198,19 @@ def _link_parents(child: Child, parents: tuple[ParentDetails, ...]) -> None:
 
     The people about to be matched are locked by LA and name, so two notifications about siblings
     arriving at once still give one row per parent.
+
+    ``current`` is the child's current address; ``linked``, the name keys of the people already
+    linked to the child (None: read them; empty: a new child, linked to nobody).
     """
     keys = [(name_key(p.first_name), name_key(p.last_name)) for p in parents]
     _person_identity_lock(child.local_authority_id, sorted({k for k in keys if all(k)}))
-    linked = {
-        (name_key(link.person.first_name), name_key(link.person.last_name))
-        for link in child.carer_links.select_related("person")
-    }
-    current = child.addresses.filter(kind=AddressKind.CURRENT).first()
+    new_child = linked is not None and not linked
+    if linked is None:
+        linked = {
+            (name_key(link.person.first_name), name_key(link.person.last_name))
+            for link in child.carer_links.select_related("person")
+        }
+    people: set[int] = set()  # linked by this call
     for parent, key in zip(parents, keys, strict=True):
         if all(key) and key in linked:
             continue
@@ -215,15 +228,16 @@ def _link_parents(child: Child, parents: tuple[ParentDetails, ...]) -> None:
                 emergency_phone=parent.emergency_phone,
                 email=parent.email,
             )
-        ChildPerson.objects.get_or_create(
-            child=child,
-            person=person,
-            defaults={
-                "relationship": parent.relationship,
-                "parental_responsibility": parent.parental_responsibility,
-                "lives_with_child": parent.lives_with_child,
-            },
-        )
+        link = {
+            "relationship": parent.relationship,
+            "parental_responsibility": parent.parental_responsibility,
+            "lives_with_child": parent.lives_with_child,
+        }
+        if new_child and person.pk not in people:
+            ChildPerson.objects.create(child=child, person=person, **link)  # a new child has no links yet
+        else:
+            ChildPerson.objects.get_or_create(child=child, person=person, defaults=link)
+        people.add(person.pk)
         linked.add(key)
         person_address_record(person, parent)
 

@@ -360,3 +360,104 @@ def test_a_date_with_odd_digits_is_an_error_not_a_crash(day: str, month: str, ye
     field = GovukDateField(label="Date of birth")
     with pytest.raises(forms.ValidationError, match=r"Date of birth must be a real date|Year must include 4 numbers"):
         field.clean([day, month, year])
+
+
+# --- Django's <input> templates written in Python: the same bytes as the templates --------------
+
+
+class _EveryInput(forms.Form):
+    text = forms.CharField(widget=forms.TextInput(attrs={"autocomplete": "off", "data-x": '"<&>"', "hidden": True}))
+    email = forms.EmailField()
+    password = forms.CharField(widget=forms.PasswordInput(render_value=True))
+    hidden = forms.CharField(widget=forms.HiddenInput)
+    number = forms.IntegerField()
+    url = forms.URLField(assume_scheme="https")
+    tick = forms.BooleanField(required=False)
+    radios = forms.ChoiceField(choices=[("a", "A <b>"), ("b", "B & C")], widget=forms.RadioSelect)
+    ticks = forms.MultipleChoiceField(choices=[("x", "X"), ("y", "Y")], widget=forms.CheckboxSelectMultiple)
+
+
+def _through_the_engine(renderer: Any) -> Any:
+    """The same renderer with every template rendered by the template engine."""
+    from django.forms.renderers import TemplatesSetting
+
+    class Engine(type(renderer)):  # type: ignore[misc]
+        def render(self, template_name: str, context: dict[str, Any], request: Any = None) -> str:
+            return TemplatesSetting.render(self, template_name, context, request)
+
+    return Engine()
+
+
+HOSTILE = {
+    "text": '"><script>alert(1)</script>',
+    "email": "a@b.c' onmouseover='x",
+    "password": "p&ss",
+    "hidden": "<h>",
+    "number": "12",
+    "url": "javascript:alert(1)",
+    "tick": "on",
+    "radios": "b",
+    "ticks": ["x", "y"],
+}
+
+
+@pytest.mark.parametrize("data", [None, HOSTILE, {"radios": "z", "number": "x"}])
+def test_inputs_written_in_python_are_the_templates_to_the_byte(data: Any) -> None:
+    from django.forms.renderers import get_default_renderer
+    from django.utils.datastructures import MultiValueDict
+
+    from ehe_register.forms_rendering import _INPUT_OPTION_TEMPLATES, _INPUT_TEMPLATES
+
+    fast = get_default_renderer()
+    engine = _through_the_engine(fast)
+    bound = None if data is None else MultiValueDict({k: v if isinstance(v, list) else [v] for k, v in data.items()})
+    seen: set[str] = set()
+    fast_form, engine_form = _EveryInput(bound, renderer=fast), _EveryInput(bound, renderer=engine)
+    _same_markup(fast_form, engine_form, seen)
+    assert seen & _INPUT_TEMPLATES  # the fast paths were taken
+    assert seen & _INPUT_OPTION_TEMPLATES
+
+
+def _same_markup(fast_form: forms.Form, engine_form: forms.Form, seen: set[str]) -> None:
+    for name in fast_form.fields:
+        fast_field, engine_field = fast_form[name], engine_form[name]
+        assert str(fast_field) == str(engine_field)
+        assert fast_field.as_field_group() == engine_field.as_field_group()
+        for fast_option, engine_option in zip(fast_field.subwidgets, engine_field.subwidgets, strict=True):
+            assert fast_option.tag() == engine_option.tag()
+            assert fast_option.tag(wrap_label=True) == engine_option.tag(wrap_label=True)
+            seen.add(fast_option.data["template_name"])
+        seen.add(fast_field.field.widget.template_name)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("answers", ["none", "valid", "hostile"])
+def test_the_notification_form_is_the_same_markup_with_inputs_written_in_python(answers: str) -> None:
+    from django.forms.renderers import get_default_renderer
+
+    from ehe_register.forms.portal import NotificationForm
+    from ehe_register.models import School
+    from tests.ehe_register.test_portal_forms import valid_data
+    from tests.factories import LocalAuthorityFactory, SchoolFactory
+
+    la = LocalAuthorityFactory()
+    SchoolFactory(local_authority=la)
+    SchoolFactory(local_authority=la)  # two schools: the school question is asked too
+    data = {"none": None, "valid": valid_data(la), "hostile": {**valid_data(la), **HOSTILE_ANSWERS}}[answers]
+    fast = get_default_renderer()
+    forms_ = [
+        NotificationForm(data, schools=School.objects.all(), renderer=r) for r in (fast, _through_the_engine(fast))
+    ]
+    if data is not None:
+        for form in forms_:
+            form.is_valid()
+    _same_markup(*forms_, set())
+
+
+HOSTILE_ANSWERS = {
+    "legal_first_name": '"><img src=x onerror=alert(1)>',
+    "sex": "<X>",
+    "postcode": "' onfocus='x",
+    "parent_1_parental_responsibility": '"',
+    "date_of_birth_day": "&amp;",
+}

@@ -431,6 +431,28 @@ def test_a_broker_that_is_down_never_fails_the_cause(
     assert Message.objects.filter(status=MessageStatus.PENDING).count() == 2  # the beat claim sends them
 
 
+def test_the_push_keeps_its_broker_connection_and_replaces_one_gone_stale(
+    settings: Any, officer: User, django_capture_on_commit_callbacks: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.EHE_MESSAGE_PUSH = True
+    app = messages_deliver_task.app
+    with (
+        mock.patch.object(app, "connection_for_write", side_effect=lambda **_: mock.MagicMock()) as opened,
+        mock.patch.object(messages_deliver_task, "apply_async") as apply,
+    ):
+        for key in ("one", "two"):
+            with django_capture_on_commit_callbacks(execute=True):
+                outbox_email(officer, key=key)
+        assert (opened.call_count, apply.call_count) == (1, 2)  # one connection for both pushes
+
+        apply.side_effect = [OSError("Connection reset by peer"), None]  # the broker restarted
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox_email(officer, key="three")
+
+    assert (opened.call_count, apply.call_count) == (2, 4)  # the stale one dropped, a new one worked
+    assert "Broker unavailable" not in caplog.text
+
+
 def test_the_push_can_be_switched_off(settings: Any, officer: User, django_capture_on_commit_callbacks: Any) -> None:
     settings.EHE_MESSAGE_PUSH = False
     with django_capture_on_commit_callbacks() as callbacks:

@@ -89,7 +89,7 @@ def test_a_ticked_concern_creates_everything_in_one_transaction(
 def test_a_failure_late_in_the_submission_leaves_nothing_behind(school: Any, school_user: Any, staff: Any) -> None:
     counts = [m.objects.count() for m in (OffRollNotification, Child, Episode, Escalation, Message, TransitionLog)]
     with (
-        mock.patch.object(intake, "message_enqueue", side_effect=RuntimeError("mail table on fire")),
+        mock.patch.object(intake, "messages_enqueue_many", side_effect=RuntimeError("mail table on fire")),
         pytest.raises(RuntimeError),
     ):
         notification_submit(data=with_concern(notification_input(school, school_user)), as_of=at(2026, 11, 24, 10))

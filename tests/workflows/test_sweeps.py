@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from ehe_register.models import LocalAuthority, SenStatus, SocialCareStatus, User
@@ -22,6 +22,7 @@ from ehe_register.roles import Role
 from ehe_register.working_days import add_working_days
 from notifications.models import Message
 from tests.factories import ChildFactory, make_audit_action, make_episode, make_user
+from workflows import sweeps
 from workflows.escalation_rules import RULES
 from workflows.models import (
     Activity,
@@ -347,6 +348,98 @@ def test_a_first_contact_resolves_enquiry_overdue_at_the_event(clock: Clock, la:
     assert counts["enquiry_overdue"]["resolved"] == 1
     assert not open_escalations("enquiry_overdue", case)
     assert open_escalations("enquiry_overdue", bystander)  # the event evaluates its own case only
+
+
+# --- the evaluation at an event skips the steps that would find nothing --------------------------
+
+
+def _every_step(episode: Episode, as_of: datetime) -> dict[str, dict[str, int]]:
+    """Every step of the sweep for one episode, in order, none skipped, rolled back: what the
+    evaluation at an event did before it probed the steps."""
+    run = sweeps._Run(as_of, [sweeps.LaClock.of(episode.local_authority, as_of)], [episode.pk], sweeps._empty_counts())
+    with transaction.atomic():
+        for step in sweeps._steps(False):
+            step(run)
+        transaction.set_rollback(True)
+    return run.counts
+
+
+def _event_cases(la: LocalAuthority, staff: dict[str, User]) -> dict[str, Episode]:
+    contacted = {"first_contact_at": london(2025, 6, 1, 10)}
+    return {
+        # Marking contacts stale enables the move, and the move the escalation: the steps chain.
+        "stale chain": make_episode(
+            State.MONITORING,
+            la=la,
+            assigned_officer=staff["officer"],
+            contacts_verified_at=london(2025, 10, 1, 10),
+            **contacted,
+        ),
+        "review falls due": make_episode(State.MONITORING, la=la, review_due_on=date(2026, 11, 25), **contacted),
+        "review overdue": make_episode(State.REVIEW_DUE, la=la, review_due_on=date(2026, 11, 2), **contacted),
+        "enquiry overdue": make_episode(State.EDUCATION_ENQUIRY, la=la, received_on=date(2026, 9, 1)),
+        "unverified": make_episode(State.ADDRESS_VERIFICATION, la=la, received_on=date(2026, 9, 1)),
+        "consent": make_episode(State.AWAITING_CONSENT, la=la),
+        "facts of the child": make_episode(
+            State.ADDRESS_VERIFICATION,
+            child=ChildFactory(
+                local_authority=la, sen_status=SenStatus.EHCP, social_care_status=SocialCareStatus.CHILD_PROTECTION_PLAN
+            ),
+            concern_at_intake=True,
+        ),
+        "quiet": make_episode(State.MONITORING, la=la, **contacted),
+        "notified": make_episode(State.NOTIFIED, la=la),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "stale chain",
+        "review falls due",
+        "review overdue",
+        "enquiry overdue",
+        "unverified",
+        "consent",
+        "facts of the child",
+        "quiet",
+        "notified",
+    ],
+)
+def test_the_event_does_what_every_step_in_order_would(
+    clock: Clock, la: LocalAuthority, staff: dict[str, User], case: str
+) -> None:
+    episode = _event_cases(la, staff)[case]
+    as_of = clock.at(london(2026, 11, 20, 10, 0))
+    expected = _every_step(episode, as_of)
+
+    assert sweep_run(as_of=as_of, episode_ids=[episode.pk], climb=False, dry_run=True) == expected
+    assert episode_rules_evaluate(episode_id=episode.pk, as_of=as_of) == expected
+
+
+def test_the_steps_a_step_enables_still_run_at_the_event(
+    clock: Clock, la: LocalAuthority, staff: dict[str, User]
+) -> None:
+    case = _event_cases(la, staff)["stale chain"]
+
+    counts = episode_rules_evaluate(episode_id=case.pk, as_of=clock.at(london(2026, 11, 20, 10, 0)))
+
+    assert counts["contacts_stale"] == {"raised": 1, "resolved": 0, "climbed": 0, "moved": 1}
+    assert Episode.objects.get(pk=case.pk).state == State.ADDRESS_VERIFICATION
+    assert open_escalations("contacts_stale", case)
+
+
+def test_an_event_on_a_case_no_rule_touches_is_a_few_statements(
+    clock: Clock, la: LocalAuthority, staff: dict[str, User], django_assert_max_num_queries: Any
+) -> None:
+    case = _event_cases(la, staff)["quiet"]
+    as_of = clock.at(london(2026, 11, 20, 10, 0))
+    episode_rules_evaluate(episode_id=case.pk, as_of=as_of)
+
+    # The clock (its facts and its LA: unchanged, so not written), the case's LA, one probe of
+    # every step; each of some twenty steps was a statement of its own before.
+    with django_assert_max_num_queries(4):
+        assert only(episode_rules_evaluate(episode_id=case.pk, as_of=as_of)) == {}
 
 
 def test_where_the_home_check_duty_applies_the_child_must_also_be_seen(clock: Clock, la: LocalAuthority) -> None:

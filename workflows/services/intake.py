@@ -203,7 +203,8 @@ def episode_risk_check(*, episode_id: int, as_of: datetime, actor: Any = SYSTEM)
         if "social_care_known" in reasons or "previous_episode_closed_with_concerns" in reasons:
             escalation_raise(episode=episode, rule_name="social_care_known", as_of=as_of)
         # The sweep's own code, for this case (the sweep imports the intake path: imported here).
+        # The transition has just recomputed the clock, and raising an escalation moves none of its facts.
         from workflows.sweeps import episode_rules_evaluate
 
-        episode_rules_evaluate(episode_id=episode_id, as_of=as_of)
+        episode_rules_evaluate(episode_id=episode_id, as_of=as_of, clock_fresh=True)
         return Episode.objects.select_related("child", "local_authority").get(pk=episode_id)

@@ -24,7 +24,7 @@ from ehe_register.models import (
 )
 from ehe_register.validators import is_compulsory_school_age
 from notifications.models import Channel
-from notifications.services import message_enqueue
+from notifications.services import MessageSpec, messages_enqueue_many
 from workflows.models import ConcernSource, Episode
 from workflows.services.casework import concern_kept_at_intake, episode_concern_raised
 from workflows.services.intake import Concern, IntakeRecord, intake_child, intake_episode_open, possible_matches_store
@@ -77,20 +77,24 @@ def notification_submit(*, data: IntakeRecord, as_of: datetime | None = None) ->
         _check_rate(data.notice.submitted_by, as_of)
         notification = notification_record(data=data, as_of=as_of)
         la = notification.residence_la
-        for channel in (Channel.IN_APP, Channel.EMAIL):
-            message_enqueue(
-                template="emails/notification_receipt",
-                idempotency_key=f"receipt:{notification.reference}:{channel}",
-                channel=channel,
-                recipient_user=data.notice.submitted_by,
-                local_authority=la if la.uses_service else None,
-                payload={
-                    "reference": notification.reference,
-                    "routing": notification.routing,
-                    "la_name": la.header_name,
-                },
-                as_of=as_of,
-            )
+        messages_enqueue_many(
+            messages=[
+                MessageSpec(
+                    template="emails/notification_receipt",
+                    idempotency_key=f"receipt:{notification.reference}:{channel}",
+                    channel=channel,
+                    recipient_user_id=data.notice.submitted_by.pk,
+                    local_authority_id=la.pk if la.uses_service else None,
+                    payload={
+                        "reference": notification.reference,
+                        "routing": notification.routing,
+                        "la_name": la.header_name,
+                    },
+                )
+                for channel in (Channel.IN_APP, Channel.EMAIL)
+            ],
+            as_of=as_of,
+        )
         return notification
 
 
@@ -110,7 +114,7 @@ def notification_record(*, data: IntakeRecord, as_of: datetime) -> OffRollNotifi
             routing = Routing.THIS_DEPLOYMENT
             found = intake_child(data, as_of=as_of)
             child = found.child
-            episode = _find_or_open_episode(data, child, as_of)
+            episode = _find_or_open_episode(data, child, as_of, new_child=found.created)
         else:
             routing = Routing.FORWARDED
         notification = OffRollNotification.objects.create(
@@ -140,11 +144,12 @@ def notification_record(*, data: IntakeRecord, as_of: datetime) -> OffRollNotifi
         return notification
 
 
-def _find_or_open_episode(data: IntakeRecord, child: Child, as_of: datetime) -> Episode:
+def _find_or_open_episode(data: IntakeRecord, child: Child, as_of: datetime, *, new_child: bool) -> Episode:
     """A child with an open case keeps it (a ticked concern is raised on it); otherwise a new
-    episode opens. A closed episode is never reopened by a notification."""
+    episode opens. A closed episode is never reopened by a notification. A child recorded by this
+    intake (``new_child``) has no case yet."""
     submitter = data.notice.submitted_by if data.notice is not None else None
-    open_episode = Episode.objects.filter(child=child, state__in=ACTIVE_STATES).first()
+    open_episode = None if new_child else Episode.objects.filter(child=child, state__in=ACTIVE_STATES).first()
     if open_episode is not None:
         if data.concern is not None:
             episode_concern_raised(
