@@ -51,7 +51,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -287,6 +287,7 @@ class _Run:
     limit: int | None = None
     after: int = 0
     since: dict[int, datetime] | None = None  # incremental: per LA, the mark followed (climbs since then)
+    held: Any = None  # a full sweep's step: its query, held open across its batches (``found``)
 
     def params(self, **more: Any) -> dict[str, Any]:
         return {
@@ -306,20 +307,48 @@ class _Run:
     def clock_json(self) -> str:
         return json.dumps([clock.row() for clock in self.clocks])
 
-    def only(self, key: str = "e.id") -> str:
+    def only(self, key: str = "e.id", held: bool = False) -> str:
         """The condition limiting a step to the run's episodes, or to the next batch after
-        ``after`` (with ``page``, which ends the query)."""
+        ``after`` (with ``page``, which ends the query; ``held``: a query run once, ``found``)."""
         if self.episode_ids is not None:
             return "AND e.id = ANY(%(episode_ids)s)"
-        return f"AND {key} > %(after)s" if self.limit is not None else ""
+        return f"AND {key} > %(after)s" if self.limit is not None and not held else ""
 
-    def page(self, key: str = "e.id") -> str:
-        return f"ORDER BY {key} LIMIT %(limit)s" if self.limit is not None and self.episode_ids is None else ""
+    def page(self, key: str = "e.id", held: bool = False) -> str:
+        if not self.holding:
+            return ""
+        return f"ORDER BY {key}" if held else f"ORDER BY {key} LIMIT %(limit)s"
 
     def ids(self, sql: str, **more: Any) -> list[int]:
         with connection.cursor() as cursor:
             cursor.execute(sql, self.params(**more))
             return sorted(row[0] for row in cursor.fetchall())
+
+    @property
+    def holding(self) -> bool:
+        """A full sweep's batches: a step that finds with ``found`` runs its query once."""
+        return self.limit is not None and self.episode_ids is None
+
+    def found(self, sql: str, **more: Any) -> list[int]:
+        """What a step finds (its query limited by ``only(held=True)`` and ordered by
+        ``page(held=True)``): at an event, everything; in a full sweep, the next ``limit`` rows of
+        the step's query, which runs once, at the step's first batch, and is held open across the
+        batches' commits (a ``WITH HOLD`` cursor, released by ``_in_batches``). Paging the query
+        again at every batch (``after``, ``LIMIT``) let some plans read the whole table at every
+        batch: at 1,000,000 children that was 480 s of a 910 s sweep."""
+        if not self.holding:
+            return self.ids(sql, **more)
+        if self.held is None:
+            self.held = connection.connection.cursor(name="ehe_sweep_step", withhold=True)
+            self.held.execute(sql, self.params(**more))
+        return sorted(row[0] for row in self.held.fetchmany(self.limit))
+
+    def release(self) -> None:
+        """Close the step's held query, if any (after a failed batch it has gone already)."""
+        held, self.held = self.held, None
+        if held is not None:
+            with suppress(Exception):
+                held.close()
 
     def add(self, rule: str, what: str, n: int) -> None:
         self.counts[rule][what] += n
@@ -335,14 +364,17 @@ def _in_batches(run: _Run, step: Callable[[_Run], list[int]]) -> None:
             step(run)
         return
     run.after = 0
-    while True:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            found = step(run)
-        if len(found) < run.limit:
-            return
-        run.after = max(found)
+    try:
+        while True:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                found = step(run)
+            if len(found) < run.limit:
+                return
+            run.after = max(found)
+    finally:
+        run.release()
 
 
 # The conditions of the automatic moves (the steps' own, and the event's probe: ``_event_steps_run``).
@@ -377,11 +409,11 @@ def _contacts_mark_stale(run: _Run) -> list[int]:
 def _contacts_stale_move(run: _Run) -> list[int]:
     """Cases in monitoring, review or enquiry whose details are stale go back to address
     verification. Cases waiting on a decision or a statutory clock stay where they are."""
-    stale = run.ids(
+    stale = run.found(
         f"""
         SELECT e.id FROM {EPISODES}
-        WHERE {_STALE_MOVES} {run.only()}
-        {run.page()}
+        WHERE {_STALE_MOVES} {run.only(held=True)}
+        {run.page(held=True)}
         """,  # noqa: S608 - fixed fragments only
         movable=_MOVABLE,
     )
@@ -398,11 +430,11 @@ def _contacts_stale_move(run: _Run) -> list[int]:
 
 def _reviews_fall_due(run: _Run) -> list[int]:
     """Monitoring cases whose review date is within W working days move to review due."""
-    due = run.ids(
+    due = run.found(
         f"""
         SELECT e.id FROM {EPISODES}
-        WHERE {_REVIEW_FALLS_DUE} {run.only()}
-        {run.page()}
+        WHERE {_REVIEW_FALLS_DUE} {run.only(held=True)}
+        {run.page(held=True)}
         """  # noqa: S608 - fixed fragments only
     )
     if due:
@@ -454,12 +486,12 @@ def _rule_resolve(sweep: RuleSweep) -> Callable[[_Run], list[int]]:
 
 def _rule_raise(sweep: RuleSweep) -> Callable[[_Run], list[int]]:
     def step(run: _Run) -> list[int]:
-        found = run.ids(
+        found = run.found(
             f"""
             SELECT e.id FROM {EPISODES}
             WHERE {_raises(sweep)}
-              {run.only()}
-            {run.page()}
+              {run.only(held=True)}
+            {run.page(held=True)}
             """,  # noqa: S608 - fixed fragments declared in SWEEPS
             rule=sweep.rule,
             not_swept=NOT_SWEPT,
