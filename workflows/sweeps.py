@@ -859,9 +859,9 @@ def _sweep_due(
         # Each branch reads a narrow range of one LA's index. The planner cannot see how narrow
         # (the bounds come from the table of clocks), guesses a few per cent of the register, and
         # reads it all with hash joins: 9 s at 1,000,000 children against milliseconds per LA.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_hashjoin = off")
-        cursor.execute("SET LOCAL enable_mergejoin = off")
+        cursor.execute(
+            "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"
+        )
         cursor.execute(DUE_SQL, {"due": json.dumps(rows), "as_of": as_of, "not_swept": NOT_SWEPT})
         due = [row[0] for row in cursor.fetchall()]
     for start in range(0, len(due), limit):
