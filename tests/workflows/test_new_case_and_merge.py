@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from ehe_register.models import (
     AccessLog,
@@ -543,8 +544,8 @@ def test_merge_pages_find_confirm_merge_and_undo(manager: User, pair: dict[str, 
 
     confirm = client.get(confirm_url)
     html = confirm.content.decode()
-    assert kept.full_name in html
-    assert duplicate.full_name in html
+    assert escape(kept.full_name) in html
+    assert escape(duplicate.full_name) in html
     assert f"Its open case {pair['duplicate_open'].reference} will be closed" in html
     assert set(AccessLog.objects.filter(user=manager).values_list("child_id", flat=True)) == {kept.pk, duplicate.pk}
     versions = html.split('name="versions" value="')[1].split('"')[0]
