@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.forms.renderers import DjangoTemplates, TemplatesSetting
 from django.template import TemplateDoesNotExist
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, escape, format_html
 from django.utils.safestring import SafeString
 
 from ehe_register.forms.fields import ascii_digits
@@ -303,23 +303,32 @@ class Select(forms.Select):
     """
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
+        # The widget's own context without Django's option dictionaries (``optgroups``: several
+        # dictionaries and a copy of the attributes per option, most of the time of a long list);
+        # the options are written straight from the choices, selected as ``optgroups`` selects them.
+        widget = forms.Widget.get_context(self, name, value, attrs)["widget"]
+        if self.allow_multiple_selected:
+            widget["attrs"]["multiple"] = True
+        chosen = set(widget["value"])
+        has_selected = False
         # Parts joined once at the end: adding each option to the string so far copied it again
         # for every option (quadratic in the length of the list).
         parts: list[str] = [format_html('<select name="{}"{}>', widget["name"], _attrs_html(widget["attrs"]))]
-        for group_name, group_choices, _index in widget["optgroups"]:
-            if group_name:
-                parts.append(format_html('\n  <optgroup label="{}">', group_name))
-            for option in group_choices:
+        for group_value, group_label in self.choices:
+            if isinstance(group_label, list | tuple):
+                parts.append(format_html('\n  <optgroup label="{}">', group_value))
+                options = group_label
+            else:
+                options = [(group_value, group_label)]
+            for option_value, option_label in options:
+                text = "" if option_value is None else str(option_value)
+                selected = (not has_selected or self.allow_multiple_selected) and text in chosen
+                has_selected |= selected
                 parts.append(
-                    format_html(
-                        '\n  <option value="{}"{}>{}</option>\n',
-                        str(option["value"]),
-                        _attrs_html(option["attrs"]),
-                        option["label"],
-                    )
+                    f'\n  <option value="{escape(text)}"{" selected" if selected else ""}>'
+                    f"{conditional_escape(option_label)}</option>\n"
                 )
-            if group_name:
+            if isinstance(group_label, list | tuple):
                 parts.append("\n  </optgroup>")
         parts.append("\n</select>")
         return SafeString("".join(parts))

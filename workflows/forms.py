@@ -17,7 +17,6 @@ from ehe_register.forms_rendering import GovukDateField, GovukDateWidget, Select
 from ehe_register.models import (
     AbsenceKind,
     Relationship,
-    School,
     SenStatus,
     Sex,
     SocialCareStatus,
@@ -94,12 +93,12 @@ class QueueFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "type": "search"}),
     )
     state = forms.ChoiceField(label="State", required=False, widget=Select)
-    school = forms.ModelChoiceField(
+    school = forms.CharField(
         label="School that notified",
         required=False,
-        queryset=School.objects.none(),
-        empty_label="Any school",
-        widget=Select,
+        max_length=100,
+        help_text="Its name or part of it, or its URN",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     officer = forms.ChoiceField(label="Officer", required=False, widget=Select)
     priority = forms.TypedChoiceField(
@@ -116,10 +115,9 @@ class QueueFilterForm(forms.Form):
         choices=[("", "Any check"), *[(kind.value, kind.label) for kind in OverdueKind]],
     )
 
-    def __init__(self, *args: Any, schools: QuerySet[School], officers: QuerySet[User], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, officers: QuerySet[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["state"].choices = [("", "Any state"), *State.choices]  # type: ignore[attr-defined]
-        self.fields["school"].queryset = schools  # type: ignore[attr-defined]
         self.fields["officer"].choices = [  # type: ignore[attr-defined]
             ("", "Any officer"),
             ("none", "Unassigned"),
@@ -130,10 +128,9 @@ class QueueFilterForm(forms.Form):
         if not self.is_valid():
             return QueueFilters()
         data = self.cleaned_data
-        school = data.get("school")
         return QueueFilters(
             state=data.get("state") or "",
-            school_id=school.pk if school else None,
+            school=" ".join((data.get("school") or "").split()),
             officer=data.get("officer") or "",
             overdue=bool(data.get("overdue")),
             priority=data.get("priority"),

@@ -35,7 +35,7 @@ from functools import reduce
 from typing import Any
 
 from django.db import transaction
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Window
 
 from ehe_register.models import Absence, LocalAuthority, User
 from ehe_register.roles import Role
@@ -90,15 +90,32 @@ class Problem:
 class IntegrityReport:
     as_of: datetime
     problems: dict[Invariant, list[Problem]] = field(default_factory=dict)
+    # How many cases break each invariant, where ``problems`` lists only the first of them (a
+    # check run with ``listed``); an invariant missing here has all its problems listed.
+    counts: dict[Invariant, int] = field(default_factory=dict)
+
+    def count(self, invariant: Invariant) -> int:
+        return self.counts.get(invariant, len(self.problems.get(invariant, [])))
 
     @property
     def total(self) -> int:
-        return sum(len(found) for found in self.problems.values())
+        return sum(self.count(invariant) for invariant in Invariant)
 
     @property
     def groups(self) -> list[tuple[Invariant, list[Problem]]]:
         """Every invariant, in declaration order, with the problems found (maybe none)."""
         return [(invariant, self.problems.get(invariant, [])) for invariant in Invariant]
+
+    @property
+    def listed_groups(self) -> list[tuple[Invariant, list[Problem], int, int]]:
+        """Every invariant with the problems listed, how many there are in all and how many of
+        them are not listed."""
+        groups = []
+        for invariant in Invariant:
+            listed = self.problems.get(invariant, [])
+            count = self.count(invariant)
+            groups.append((invariant, listed, count, count - len(listed)))
+        return groups
 
     def for_local_authority(self, la_id: int) -> IntegrityReport:
         return IntegrityReport(
@@ -122,6 +139,20 @@ def _flag(condition: Q) -> ExpressionWrapper:
     return ExpressionWrapper(condition, output_field=BooleanField())
 
 
+def _take(rows: QuerySet[Any], listed: int | None) -> tuple[list[Any], int]:
+    """The first ``listed`` rows (all of them when ``listed`` is None) and how many there are:
+    a page shows the first few of thousands without building thousands of objects. One query
+    either way (the count is a window over every row, worked out before the limit), so a page
+    runs the same queries however many problems there are."""
+    if listed is None:
+        found = list(rows)
+        return found, len(found)
+    if listed <= 0:
+        return [], rows.count()
+    found = list(rows.annotate(found_in_all=Window(Count("*")))[:listed])
+    return found, found[0]["found_in_all"] if found else 0
+
+
 def _problems(invariant: Invariant, rows: Any, details: dict[str, str]) -> list[Problem]:
     """Problems from rows carrying ``pk``, ``dfe``, ``la`` and a boolean per key of ``details``."""
     return [
@@ -136,9 +167,12 @@ def _problems(invariant: Invariant, rows: Any, details: dict[str, str]) -> list[
     ]
 
 
-def _clocks_run_out(authorities: list[LocalAuthority], as_of: datetime) -> list[Problem]:
+def _clocks_run_out(
+    authorities: list[LocalAuthority], as_of: datetime, listed: int | None = None
+) -> tuple[list[Problem], int]:
     found: list[Problem] = []
     details = {f"clock_{kind.value}": kind.label for kind in CASE_CLOCKS}
+    everything: list[QuerySet[Any]] = []  # each query whole, to count the cases once
     for la in authorities:  # a few LAs, not cases: each LA's thresholds are its own
         clock = OverdueClock.of(la, as_of)
         flags = {f"clock_{kind.value}": _flag(overdue_condition(kind, clock)) for kind in CASE_CLOCKS}
@@ -150,19 +184,28 @@ def _clocks_run_out(authorities: list[LocalAuthority], as_of: datetime) -> list[
             .values("pk", *flags, dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
             .order_by("pk")
         )
-        found += _problems(Invariant.CLOCK_RUN_OUT, rows, details)
+        taken, _ = _take(rows, listed)
+        everything.append(rows)
+        found += _problems(Invariant.CLOCK_RUN_OUT, taken, details)
+    audit_rows = _audit_actions_run_out(authorities, as_of)
+    taken, _ = _take(audit_rows, listed)
+    everything.append(audit_rows)
     by_episode = {problem.episode_id: problem for problem in found}
-    for problem in _audit_actions_run_out(authorities, as_of):
+    for problem in _problems(Invariant.CLOCK_RUN_OUT, taken, {"audit": RULES[AUDIT_RULE].summary}):
         earlier = by_episode.get(problem.episode_id)
         detail = f"{earlier.detail}; {problem.detail}" if earlier else problem.detail
         by_episode[problem.episode_id] = Problem(**{**problem.__dict__, "detail": detail})
-    return [by_episode[pk] for pk in sorted(by_episode)]
+    if listed is None:
+        return [by_episode[pk] for pk in sorted(by_episode)], len(by_episode)
+    # A case can be late on a clock and on an audit action at once: each case is counted once.
+    either = reduce(operator.or_, [Q(pk__in=rows.values("episode")) for rows in everything])
+    return [by_episode[pk] for pk in sorted(by_episode)][:listed], Episode.objects.filter(either).count()
 
 
 AUDIT_RULE = "audit_action_overdue"
 
 
-def _audit_actions_run_out(authorities: list[LocalAuthority], as_of: datetime) -> list[Problem]:
+def _audit_actions_run_out(authorities: list[LocalAuthority], as_of: datetime) -> QuerySet[Any]:
     """Swept cases with a quality-audit action past its due date ("passed" as the rule counts it)
     and no open escalation of the ``audit_action_overdue`` rule."""
     passed_by = latest_start(as_of.astimezone(LONDON).date(), 1)
@@ -177,7 +220,7 @@ def _audit_actions_run_out(authorities: list[LocalAuthority], as_of: datetime) -
         .values("audit", dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
         .order_by("pk")
     )
-    return _problems(Invariant.CLOCK_RUN_OUT, rows, {"audit": RULES[AUDIT_RULE].summary})
+    return rows
 
 
 def _absent_today(officer: Any, as_of: datetime) -> Exists:
@@ -187,7 +230,9 @@ def _absent_today(officer: Any, as_of: datetime) -> Exists:
     )
 
 
-def _owners_cannot_act(escalations: QuerySet[Escalation], as_of: datetime) -> list[Problem]:
+def _owners_cannot_act(
+    escalations: QuerySet[Escalation], as_of: datetime, listed: int | None = None
+) -> tuple[list[Problem], int]:
     present_holders = User.objects.filter(
         local_authority_id=OuterRef("local_authority_id"), groups__name=OuterRef("owner_role"), is_active=True
     ).exclude(_absent_today(OuterRef("pk"), as_of))
@@ -209,8 +254,9 @@ def _owners_cannot_act(escalations: QuerySet[Escalation], as_of: datetime) -> li
         .annotate(episode=F("episode_id"))
         .order_by("episode_id", "rule")
     )
+    taken, count = _take(rows, listed)
     problems = []
-    for row in rows:
+    for row in taken:
         summary = RULES[row["rule"]].summary if row["rule"] in RULES else row["rule"]
         role = Role(row["owner_role"]).label if row["owner_role"] in set(Role) else row["owner_role"]
         reasons = {
@@ -230,20 +276,21 @@ def _owners_cannot_act(escalations: QuerySet[Escalation], as_of: datetime) -> li
                 + "; ".join(text for key, text in reasons.items() if row[key]),
             )
         )
-    return problems
+    return problems, count
 
 
-def _no_next_action(episodes: QuerySet[Episode]) -> list[Problem]:
+def _no_next_action(episodes: QuerySet[Episode], listed: int | None = None) -> tuple[list[Problem], int]:
     rows = (
         episodes.filter(state__in=ACTIVE_STATES, next_action_due__isnull=True)
         .annotate(none=_flag(Q(pk__isnull=False)))
         .values("none", dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
         .order_by("pk")
     )
-    return _problems(Invariant.NO_NEXT_ACTION, rows, {"none": "No next action due"})
+    taken, count = _take(rows, listed)
+    return _problems(Invariant.NO_NEXT_ACTION, taken, {"none": "No next action due"}), count
 
 
-def _safeguarding_on_closed(escalations: QuerySet[Escalation]) -> list[Problem]:
+def _safeguarding_on_closed(escalations: QuerySet[Escalation], listed: int | None = None) -> tuple[list[Problem], int]:
     rows = (
         escalations.filter(rule__in=SAFEGUARDING_RULE_NAMES, episode__state=State.CLOSED)
         .annotate(open=_flag(Q(pk__isnull=False)))
@@ -251,7 +298,8 @@ def _safeguarding_on_closed(escalations: QuerySet[Escalation]) -> list[Problem]:
         .annotate(episode=F("episode_id"))
         .order_by("episode_id", "rule")
     )
-    return [
+    taken, count = _take(rows, listed)
+    problems = [
         Problem(
             invariant=Invariant.SAFEGUARDING_ON_CLOSED,
             episode_id=row["episode"],
@@ -259,8 +307,9 @@ def _safeguarding_on_closed(escalations: QuerySet[Escalation]) -> list[Problem]:
             local_authority_id=row["la"],
             detail=f"{RULES[row['rule']].summary}: still open",
         )
-        for row in rows
+        for row in taken
     ]
+    return problems, count
 
 
 STATE_DATE_RULES: dict[str, tuple[Q, str]] = {
@@ -285,7 +334,7 @@ STATE_DATE_RULES: dict[str, tuple[Q, str]] = {
 }
 
 
-def _state_dates_disagree(episodes: QuerySet[Episode]) -> list[Problem]:
+def _state_dates_disagree(episodes: QuerySet[Episode], listed: int | None = None) -> tuple[list[Problem], int]:
     flags = {key: _flag(condition) for key, (condition, _) in STATE_DATE_RULES.items()}
     rows = (
         episodes.annotate(**flags)
@@ -293,12 +342,15 @@ def _state_dates_disagree(episodes: QuerySet[Episode]) -> list[Problem]:
         .values(*flags, dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
         .order_by("pk")
     )
-    return _problems(Invariant.STATE_DATES_DISAGREE, rows, {k: text for k, (_, text) in STATE_DATE_RULES.items()})
+    taken, count = _take(rows, listed)
+    details = {k: text for k, (_, text) in STATE_DATE_RULES.items()}
+    return _problems(Invariant.STATE_DATES_DISAGREE, taken, details), count
 
 
-def integrity_check(*, as_of: datetime, la_code: str | None = None) -> IntegrityReport:
+def integrity_check(*, as_of: datetime, la_code: str | None = None, listed: int | None = None) -> IntegrityReport:
     """Every case breaking an invariant at ``as_of`` (aware), in the LAs using the service (or
-    the one LA ``la_code``), grouped by invariant."""
+    the one LA ``la_code``), grouped by invariant. With ``listed``, only the first ``listed``
+    problems of each invariant are listed, with how many there are in all (``counts``)."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     chosen = LocalAuthority.objects.filter(uses_service=True)
@@ -310,14 +362,18 @@ def integrity_check(*, as_of: datetime, la_code: str | None = None) -> Integrity
     la_ids = [la.pk for la in authorities]
     episodes = Episode.objects.filter(local_authority_id__in=la_ids)
     escalations = open_escalations().filter(local_authority_id__in=la_ids)
-    problems = {
-        Invariant.CLOCK_RUN_OUT: _clocks_run_out(authorities, as_of),
-        Invariant.OWNER_CANNOT_ACT: _owners_cannot_act(escalations, as_of),
-        Invariant.NO_NEXT_ACTION: _no_next_action(episodes),
-        Invariant.SAFEGUARDING_ON_CLOSED: _safeguarding_on_closed(escalations),
-        Invariant.STATE_DATES_DISAGREE: _state_dates_disagree(episodes),
+    found = {
+        Invariant.CLOCK_RUN_OUT: _clocks_run_out(authorities, as_of, listed),
+        Invariant.OWNER_CANNOT_ACT: _owners_cannot_act(escalations, as_of, listed),
+        Invariant.NO_NEXT_ACTION: _no_next_action(episodes, listed),
+        Invariant.SAFEGUARDING_ON_CLOSED: _safeguarding_on_closed(escalations, listed),
+        Invariant.STATE_DATES_DISAGREE: _state_dates_disagree(episodes, listed),
     }
-    return IntegrityReport(as_of=as_of, problems={k: v for k, v in problems.items() if v})
+    return IntegrityReport(
+        as_of=as_of,
+        problems={k: problems for k, (problems, _) in found.items() if problems},
+        counts={k: count for k, (problems, count) in found.items() if count > len(problems)},
+    )
 
 
 def integrity_report_send(*, as_of: datetime, la_code: str | None = None) -> int:

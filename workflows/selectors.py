@@ -552,7 +552,7 @@ NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 @dataclass(frozen=True)
 class QueueFilters:
     state: str = ""
-    school_id: int | None = None
+    school: str = ""  # a school's URN, or part of its name
     officer: str = ""  # an officer's id, "none" for unassigned, "" for anyone
     overdue: bool = False
     priority: int | None = None
@@ -565,8 +565,8 @@ def episodes_filter(
 ) -> QuerySet[Episode]:
     if filters.state:
         episodes = episodes.filter(state=filters.state)
-    if filters.school_id:
-        episodes = episodes.filter(opened_by_school_id=filters.school_id)
+    if filters.school:
+        episodes = episodes.filter(opened_by_school_id__in=schools_matching(filters.school).values("pk"))
     if filters.officer == "none":
         episodes = episodes.filter(assigned_officer__isnull=True)
     elif filters.officer:
@@ -636,9 +636,15 @@ def children_named(user: Any, text: str) -> QuerySet[Any]:
     return children_for(user).annotate(name_search=vector).filter(prefix | Q(name_search=query))
 
 
-def schools_in_cases_of(user: Any) -> QuerySet[School]:
-    """Schools that opened cases the user can see, for the school filter."""
-    return School.objects.filter(pk__in=episodes_for(user).values("opened_by_school_id")).order_by("name")
+def schools_matching(text: str) -> QuerySet[School]:
+    """The queues' school filter: a URN (digits only) finds that school; anything else finds the
+    schools whose name contains it, ignoring case (in any script: PostgreSQL's ``UPPER``, so
+    "ysgol" finds "Ysgol Gymraeg" and "ÅSA" finds "St Åsa's"). A text box rather than a list of
+    schools: the schools that notified a large LA run to thousands, which nobody can pick from a
+    list and which cost most of the page's time to write out."""
+    if text.isascii() and text.isdigit():
+        return School.objects.filter(urn=text)
+    return School.objects.filter(name__icontains=text)
 
 
 def officers_of(user: Any) -> QuerySet[User]:

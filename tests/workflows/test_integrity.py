@@ -18,7 +18,7 @@ from ehe_register.models import Absence, AbsenceKind, LocalAuthority, User
 from ehe_register.roles import Role
 from ehe_register.working_days import LONDON
 from notifications.models import Message
-from tests.factories import make_episode, make_user
+from tests.factories import make_audit_action, make_episode, make_user
 from workflows.integrity import Invariant, integrity_check, integrity_report_send
 from workflows.models import Episode, Escalation
 from workflows.states import State
@@ -370,3 +370,46 @@ def test_the_check_runs_every_morning_from_the_beat_schedule() -> None:
 def test_as_of_must_be_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         integrity_check(as_of=datetime(2026, 3, 11, 7, 0))
+
+
+def test_a_listed_check_lists_the_first_problems_and_counts_them_all(
+    la: LocalAuthority, staffed: dict[str, User]
+) -> None:
+    """The dashboard lists the first 50 of each invariant: with ``listed`` the check lists the
+    first problems in the same order as the whole check and counts every one; a case late on its
+    own clock and on an audit action is one problem, counted once."""
+    past = TODAY - timedelta(days=1)
+    late = [sound(State.S437_NOTICE, la, next_action_due=past) for _ in range(4)]
+    for case in late[1:3]:  # late on an audit action too
+        make_audit_action(case, owner=staffed[Role.EHE_OFFICER.value], due_on=TODAY - timedelta(days=7))
+    audit_only = sound(State.MONITORING, la)
+    make_audit_action(audit_only, owner=staffed[Role.EHE_OFFICER.value], due_on=TODAY - timedelta(days=7))
+    for _ in range(3):
+        _without_a_clock(sound(State.MONITORING, la))
+    whole = integrity_check(as_of=NOW)
+    assert whole.count(Invariant.CLOCK_RUN_OUT) == 5
+    assert whole.count(Invariant.NO_NEXT_ACTION) == 3
+
+    for listed in range(7):
+        report = integrity_check(as_of=NOW, listed=listed)
+        assert report.total == whole.total
+        for invariant, problems, count, more in report.listed_groups:
+            everything = whole.problems.get(invariant, [])
+            assert problems == everything[:listed]
+            assert count == len(everything)
+            assert more == max(0, len(everything) - listed)
+
+
+def test_the_dashboard_lists_50_problems_of_an_invariant_and_says_how_many_more(
+    client: Any, la: LocalAuthority, staffed: dict[str, User]
+) -> None:
+    cases = [_without_a_clock(sound(State.MONITORING, la)) for _ in range(53)]
+    client.force_login(staffed[Role.EHE_MANAGER.value])
+
+    html = client.get("/").content.decode()
+
+    assert "An open case has no next action due (53)" in html
+    assert html.count("No next action due</li>") == 50
+    assert cases[49].reference in html
+    assert cases[50].reference not in html
+    assert "And 3 more: run" in html

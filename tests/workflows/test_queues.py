@@ -264,12 +264,31 @@ def test_filters_by_state_school_officer_overdue_and_priority(la: LocalAuthority
         return set(references(queue_html(manager, slug, **params)))
 
     assert shown(state=State.ADDRESS_VERIFICATION) == {overdue.reference}
-    assert shown(school=school.pk) == {from_school.reference}
+    assert shown(school=school.urn) == {from_school.reference}
     assert shown(overdue="on") == {overdue.reference}
     assert shown(priority=2) == {urgent.reference}
     assert shown("verification", officer=officer.pk) == {with_officer.reference}
     assert shown("verification", officer="none") == {overdue.reference}
     assert shown("verification") == {overdue.reference, with_officer.reference}
+
+
+def test_school_filter_finds_a_school_by_part_of_its_name_in_any_script(la: LocalAuthority, manager: User) -> None:
+    welsh = SchoolFactory(local_authority=la, name="Ysgol Gymraeg Bro Morgannwg")
+    swedish = SchoolFactory(local_authority=la, name="St Åsa's Primary")
+    from_welsh = case(State.MONITORING, la, opened_by_school=welsh)
+    from_swedish = case(State.MONITORING, la, opened_by_school=swedish)
+    case(State.MONITORING, la, opened_by_school=SchoolFactory(local_authority=la, name="St Asa Academy"))
+
+    def shown(text: str) -> set[str]:
+        return set(references(queue_html(manager, "team", school=text)))
+
+    assert shown("gymraeg") == {from_welsh.reference}
+    assert shown("  ST  åsa's ") == {from_swedish.reference}  # case and spaces aside, the Å is kept
+    assert shown(welsh.urn) == {from_welsh.reference}
+    assert shown("no such school") == set()
+    html = queue_html(manager, "team", school="gymraeg")
+    assert 'name="school" value="gymraeg"' in html  # the filter stays filled in
+    assert '<select name="school"' not in html  # a text box, not a list of every school
 
 
 def _child_case(la: LocalAuthority, **child_fields: Any) -> Episode:

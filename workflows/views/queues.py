@@ -47,7 +47,6 @@ from workflows.selectors import (
     queue_keyset_page,
     queue_matching,
     queues_for,
-    schools_in_cases_of,
 )
 from workflows.services.casework import episode_assign
 from workflows.services.merge import possible_match_resolve
@@ -125,7 +124,7 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "officers/queue_matches.html", context)
 
     officers = officers_of(user)
-    form = QueueFilterForm(request.GET or None, schools=schools_in_cases_of(user), officers=officers)
+    form = QueueFilterForm(request.GET or None, officers=officers)
     episodes = episodes_filter(
         queue_matching(slug, user, today=today, now=now), user, form.filters(), today=today, now=now
     )
