@@ -7,7 +7,9 @@ transition, and writes a :class:`TransitionLog` row in the same database transac
 
 from __future__ import annotations
 
+import operator
 from datetime import timedelta
+from functools import reduce
 from typing import Any
 
 import pghistory
@@ -20,7 +22,7 @@ from django_fsm import RETURN_VALUE, FSMField, transition
 from ehe_register.models import SocialCareStatus
 from ehe_register.roles import Role
 from workflows.actors import is_system
-from workflows.states import ACTIVE_STATES, ClosureReason, Priority, Source, State
+from workflows.states import ACTIVE_STATES, STATE_DATE_RULES, ClosureReason, Priority, Source, State
 
 SAFEGUARDING_RULES = ("concern_ticked", "social_care_known")
 S437_NOTICE_DAYS = 15  # "not less than 15 days beginning with the day served"
@@ -227,6 +229,19 @@ class Episode(models.Model):
             models.Index(fields=["local_authority", "received_on"], name="episode_la_received"),
             # The queues' school filter: the schools that opened an LA's cases (an index-only scan).
             models.Index(fields=["local_authority", "opened_by_school"], name="episode_la_school"),
+            # The integrity check's cases with no next action and cases whose state and dates
+            # disagree (``workflows.integrity``): both empty while all is well, so the dashboard
+            # finds them in an empty index rather than among every case of the LA.
+            models.Index(
+                fields=["local_authority", "id"],
+                condition=models.Q(state__in=ACTIVE_STATES, next_action_due__isnull=True),
+                name="episode_no_next_action",
+            ),
+            models.Index(
+                fields=["local_authority", "id"],
+                condition=reduce(operator.or_, [condition for condition, _ in STATE_DATE_RULES.values()]),
+                name="episode_state_dates_disagree",
+            ),
             # The periodic sweep's "verified long enough ago to be stale now" (``workflows.sweeps``).
             models.Index(
                 fields=["local_authority", "contacts_verified_at"],

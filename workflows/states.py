@@ -56,3 +56,29 @@ class Priority(models.IntegerChoices):
     NORMAL = 0, "Normal"
     HIGH = 1, "High"
     URGENT = 2, "Urgent"
+
+
+# A case whose state and dates disagree (the integrity check's ``state_dates_disagree``), each
+# condition by name with what it means. One definition for the check and for the partial index
+# that finds such cases (``episode_state_dates_disagree``, empty while all is well), so that the
+# check reads that index rather than every case of the LA.
+STATE_DATE_RULES: dict[str, tuple[models.Q, str]] = {
+    "review_missing": (
+        models.Q(state__in=[State.MONITORING, State.REVIEW_DUE], review_due_on__isnull=True),
+        "In monitoring or review with no review date",
+    ),
+    "s437_missing": (
+        models.Q(state__in=[State.S437_NOTICE, State.ATTENDANCE_ORDER], s437_served_on__isnull=True),
+        "A section 437 notice with no date served",
+    ),
+    "order_missing": (
+        models.Q(state=State.ATTENDANCE_ORDER, attendance_order_served_on__isnull=True),
+        "A school attendance order with no date served",
+    ),
+    "closed_no_time": (models.Q(state=State.CLOSED, closed_at__isnull=True), "Closed with no closing time"),
+    "closed_no_reason": (models.Q(state=State.CLOSED, closure_reason=""), "Closed with no reason"),
+    "open_with_closed_at": (
+        models.Q(state__in=ACTIVE_STATES, closed_at__isnull=False),
+        "Open but has a closing time",
+    ),
+}

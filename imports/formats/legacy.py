@@ -12,7 +12,7 @@ writing the state; each case's origin (file, row, old reference) is its ``source
 
 The child, address and parent pass the checks of the officer's new-case form
 (``base.child_details_check``). The case's facts must agree with its state as the integrity check
-reads them (``workflows.integrity.STATE_DATE_RULES``): a review date for monitoring and review due,
+reads them (``workflows.states.STATE_DATE_RULES``): a review date for monitoring and review due,
 a s437 service date for a notice or an order, the order's own date for an order. Closed cases stay
 in the old register (they have no closure reason here); a case not yet risk-checked comes in as a
 new notification, not through this import.
@@ -98,7 +98,7 @@ LEGACY_FIELDS: dict[str, LegacyField] = {
 
 #: The states a legacy case can enter in: every open state after the risk check.
 LEGACY_STATES = tuple(s for s in ACTIVE_STATES if s != State.NOTIFIED)
-#: What a state needs, as the integrity check reads it (``workflows.integrity.STATE_DATE_RULES``).
+#: What a state needs, as the integrity check reads it (``workflows.states.STATE_DATE_RULES``).
 STATE_NEEDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (
         (State.MONITORING, State.REVIEW_DUE),
