@@ -20,12 +20,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
 from django.db import connection
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, Subquery
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from ehe_register.models import Absence, LocalAuthority, User
 from ehe_register.roles import Role
@@ -90,7 +91,14 @@ class OfficerLoad:
     @property
     def queue_url(self) -> str:
         officer = str(self.officer_id) if self.officer_id else "none"
-        return f"{reverse('cases:queue', kwargs={'slug': 'overdue'})}?{urlencode({'officer': officer})}"
+        return f"{_overdue_queue(get_script_prefix())}?{urlencode({'officer': officer})}"
+
+
+@cache
+def _overdue_queue(script_prefix: str) -> str:
+    """The "Overdue checks" queue's address, worked out once (per script prefix, which the address
+    starts with) rather than once for every officer in the table."""
+    return reverse("cases:queue", kwargs={"slug": "overdue"})
 
 
 def _absent_on(day: date) -> Q:
@@ -429,17 +437,22 @@ def sla_verification(la: LocalAuthority, clock: OverdueClock, starts: Sequence[d
         }
         for i in range((clock.today - first_received).days + 1)
     ]
+    # The first verification is looked up once a case (a materialised CTE): written into the
+    # conditions below, the planner looked it up four times a case.
     sql = f"""
-        WITH clocks AS (
-            SELECT d.deadline,
-                   {_FIRST_VERIFIED} IS NOT NULL AND {_local_date(_FIRST_VERIFIED)} <= d.deadline AS met,
-                   e.closed_at IS NOT NULL AND {_local_date("e.closed_at")} <= d.deadline AS closed_first
+        WITH cases AS MATERIALIZED (
+            SELECT d.deadline, {_FIRST_VERIFIED} AS verified_at, e.closed_at
             FROM workflows_episode e
             JOIN jsonb_to_recordset(%(calendar)s::jsonb) AS d(received_on date, deadline date)
               ON d.received_on = e.received_on
             WHERE e.local_authority_id = %(la)s AND e.closure_reason <> %(duplicate)s
               AND e.received_on BETWEEN %(first_received)s AND %(today)s
               AND d.deadline >= %(first)s AND d.deadline < %(today)s
+        ), clocks AS (
+            SELECT deadline,
+                   verified_at IS NOT NULL AND {_local_date("verified_at")} <= deadline AS met,
+                   closed_at IS NOT NULL AND {_local_date("closed_at")} <= deadline AS closed_first
+            FROM cases
         )
         SELECT date_trunc('week', deadline)::date, count(*) FILTER (WHERE met), count(*)
         FROM clocks WHERE met OR NOT closed_first GROUP BY 1
