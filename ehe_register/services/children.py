@@ -17,9 +17,10 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from django.db import connection
-from django.db.models import F, Func, Q, Value
+from django.db.models import F, Func, Q, QuerySet, Value
 
 from ehe_register.models import Address, AddressKind, Child, ChildPerson, Person, SocialCareStatus
 from ehe_register.services.matching import Sought, child_match, name_key
@@ -255,12 +256,17 @@ def person_match(
     first, last = name_key(parent.first_name), name_key(parent.last_name)
     if not (first and last):
         return None
-    shared = Q(pk__in=[])
+    # One indexed read per kind of shared contact, their ids put together (UNION): the same
+    # conditions OR-ed in one WHERE, with the join to the children's links, read every person of
+    # the LA and worked out both phone forms for each (190 ms at a million children).
+    in_la = Person.objects.filter(local_authority_id=la_id)
+    branches: list[QuerySet[Any]] = []
     phones = _phone_forms(parent.emergency_phone)
     if phones:
-        shared |= Q(_phone_digits__in=phones) | Q(_other_phone_digits__in=phones)
+        branches.append(in_la.annotate(_digits=_digits("emergency_phone")).filter(_digits__in=phones).values("pk"))
+        branches.append(in_la.annotate(_digits=_digits("other_phone")).filter(_digits__in=phones).values("pk"))
     if parent.email.strip():
-        shared |= Q(email__iexact=parent.email.strip())
+        branches.append(in_la.filter(email__iexact=parent.email.strip()).values("pk"))
     if address is not None:
         line = _address_line_key(address.line_1)
         homes = Address.objects.filter(
@@ -273,17 +279,14 @@ def person_match(
             for child_id, line_1 in homes.values_list("child_id", "line_1")
             if line and _address_line_key(line_1) == line
         ]
-        shared |= Q(child_links__child__in=children_there, child_links__lives_with_child=True)
-    people = (
-        Person.objects.filter(local_authority_id=la_id)
-        .annotate(
-            _phone_digits=_digits("emergency_phone"),
-            _other_phone_digits=_digits("other_phone"),
-        )
-        .filter(shared)
-        .distinct()
-        .order_by("pk")
-    )
+        if children_there:
+            branches.append(
+                in_la.filter(child_links__child__in=children_there, child_links__lives_with_child=True).values("pk")
+            )
+    if not branches:
+        return None
+    ids = branches[0] if len(branches) == 1 else branches[0].union(*branches[1:])
+    people = Person.objects.filter(pk__in=ids).order_by("pk")
     return next((p for p in people if (name_key(p.first_name), name_key(p.last_name)) == (first, last)), None)
 
 
