@@ -299,7 +299,7 @@ def write_report(out: Path) -> None:
             "",
             *_sweep_table(r),
             "",
-            "Statements are those the sweep's process sent; peak RSS is that process's (`VmHWM`), not the server's.",
+            "Statements are those the sweep's process sent (a full sweep's FETCH from its held cursor counted too, one per batch); peak RSS is that process's (`VmHWM`), not the server's.",
             "",
             "### Pages (Django test Client, in process)",
             "",

@@ -339,9 +339,15 @@ class _Run:
         if not self.holding:
             return self.ids(sql, **more)
         if self.held is None:
-            self.held = connection.connection.cursor(name="ehe_sweep_step", withhold=True)
-            self.held.execute(sql, self.params(**more))
-        return sorted(row[0] for row in self.held.fetchmany(self.limit))
+            held = connection.connection.cursor(name="ehe_sweep_step", withhold=True)
+            params = self.params(**more)
+            _wrapped(held, sql, params, lambda: held.execute(sql, params))
+            self.held = held
+        held = self.held
+        rows = _wrapped(
+            held, f"FETCH FORWARD {self.limit} FROM ehe_sweep_step", None, lambda: held.fetchmany(self.limit)
+        )
+        return sorted(row[0] for row in rows)
 
     def release(self) -> None:
         """Close the step's held query, if any (after a failed batch it has gone already)."""
@@ -352,6 +358,20 @@ class _Run:
 
     def add(self, rule: str, what: str, n: int) -> None:
         self.counts[rule][what] += n
+
+
+def _wrapped(cursor: Any, sql: str, params: Any, run: Callable[[], Any]) -> Any:
+    """Run a statement of the held cursor (psycopg's own, which Django does not wrap) through
+    Django's execute wrappers, as Django runs its own statements: whatever counts or logs the
+    sweep's statements (the benchmark's statement count) sees these too."""
+
+    def execute(sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        return run()
+
+    call = execute
+    for wrapper in reversed(connection.execute_wrappers):
+        call = functools.partial(wrapper, call)
+    return call(sql, params, False, {"connection": connection, "cursor": cursor})
 
 
 def _in_batches(run: _Run, step: Callable[[_Run], list[int]]) -> None:

@@ -221,3 +221,23 @@ def test_escalations_that_cannot_climb_do_not_end_the_climbing_early(la: LocalAu
     assert Escalation.objects.get(pk=climbable.pk).level == 2
     assert counts["consent_required"]["climbed"] == 1
     assert {e.level for e in Escalation.objects.filter(pk__in=[e.pk for e in stuck])} == {top}
+
+
+def test_the_held_querys_statements_go_through_djangos_execute_wrappers(
+    la: LocalAuthority, other_la: LocalAuthority
+) -> None:
+    """A full sweep reads each step's query from a cursor of psycopg's own (held across the
+    batches' commits); its statements still reach Django's execute wrappers, so the benchmark's
+    statement count and any query logging see them."""
+    a_busy_register(la, other_la)
+    seen: list[str] = []
+
+    def watch(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        swept_with(batch_size=2)
+
+    fetches = [sql for sql in seen if sql.startswith("FETCH FORWARD 2 FROM ehe_sweep_step")]
+    assert len(fetches) > 10  # a fetch per batch of every held step
