@@ -281,11 +281,12 @@ def _owners_cannot_act(
 
 
 def _no_next_action(episodes: QuerySet[Episode], listed: int | None = None) -> tuple[list[Problem], int]:
+    # Ordered as its partial index ``episode_no_next_action`` is (empty while all is well).
     rows = (
         episodes.filter(state__in=ACTIVE_STATES, next_action_due__isnull=True)
         .annotate(none=_flag(Q(pk__isnull=False)))
         .values("none", dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
-        .order_by(*_by("pk"))
+        .order_by("local_authority_id", "pk")
     )
     taken, count = _take(rows, listed)
     return _problems(Invariant.NO_NEXT_ACTION, taken, {"none": "No next action due"}), count
@@ -316,12 +317,13 @@ def _safeguarding_on_closed(escalations: QuerySet[Escalation], listed: int | Non
 def _state_dates_disagree(episodes: QuerySet[Episode], listed: int | None = None) -> tuple[list[Problem], int]:
     flags = {key: _flag(condition) for key, (condition, _) in STATE_DATE_RULES.items()}
     # Filtered by the conditions themselves, as the partial index ``episode_state_dates_disagree``
-    # states them (the planner uses the index when the query implies its condition).
+    # states them (the planner uses the index when the query implies its condition), and ordered
+    # as the index is: found in the index, in order, not sorted after a parallel scan.
     rows = (
         episodes.filter(reduce(operator.or_, [condition for condition, _ in STATE_DATE_RULES.values()]))
         .annotate(**flags)
         .values(*flags, dfe=F("local_authority__dfe_code"), la=F("local_authority_id"), episode=F("pk"))
-        .order_by(*_by("pk"))
+        .order_by("local_authority_id", "pk")
     )
     taken, count = _take(rows, listed)
     details = {k: text for k, (_, text) in STATE_DATE_RULES.items()}
