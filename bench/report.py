@@ -48,8 +48,9 @@ def _sweep_table(r: dict[str, Any]) -> list[str]:
             continue
         p, q = s.get(kind, {}).get("product"), s.get(kind, {}).get("reference")
         ratio = _ratio(p, q)
+        same = f" (the {q['same_as']} row's run)" if q and q.get("same_as") else ""
         lines.append(
-            f"| {kind} | {_secs(p)} | {_secs(q)} | {f'{ratio:.1f}×' if ratio else '-'} "
+            f"| {kind} | {_secs(p)} | {_secs(q)}{same} | {f'{ratio:.1f}×' if ratio else '-'} "
             f"| {(p or {}).get('statements', '-')} / {(q or {}).get('statements', '-')} "
             f"| {(p or {}).get('peak_rss_mb', '-')} / {(q or {}).get('peak_rss_mb', '-')} "
             f"| {_done((p or {}).get('done'))} | {_done((q or {}).get('done'))} |"
@@ -326,7 +327,7 @@ def write_report(out: Path) -> None:
         "  steady one 15 minutes later (the periodic sweep, incremental: only what came due since the last one),",
         "  and a full re-check 15 minutes after that (the nightly sweep). The SQL checks everything every time,",
         "  so the steady row compares the periodic sweep with a full check in SQL; the full re-check row is the",
-        "  like-for-like comparison.",
+        "  like-for-like comparison, against that same SQL run (run once: it would do the same work again).",
         "  Each sweep runs in its own process with a timeout (`--sweep-timeout`).",
         "- Pages: 50 requests each (fewer when a page's 60 s budget runs out, as noted), after two warm-ups;",
         "  the query count is one request's. Officer and manager of the largest LA and of the artificial LA.",
