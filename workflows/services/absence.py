@@ -100,6 +100,7 @@ def absence_cover_apply(
         "latest_today": max(todays),
         "episode_ids": list(episode_ids or []),
         "officer_role": Role.EHE_OFFICER.value,
+        "active": list(ACTIVE_STATES),
     }
     only = "AND e.id = ANY(%(episode_ids)s)" if episode_ids is not None else ""
     with transaction.atomic(savepoint=False):
@@ -108,9 +109,10 @@ def absence_cover_apply(
                 f"""
                 SELECT e.id, e.local_authority_id, e.assigned_officer_id, c.least_loaded
                 FROM workflows_episode e JOIN {CLOCK} ON c.la_id = e.local_authority_id
-                WHERE e.state <> 'closed'
-                  -- The officers absent on any LA's today first (a handful), then their cases by index:
-                  -- the episodes are never read in full.
+                WHERE e.state = ANY(%(active)s)
+                  -- The officers absent on any LA's today first (a handful), then their open cases
+                  -- through the officers' index of open cases (``episode_queue_mine``): the episodes
+                  -- are never read in full, nor an absent officer's closed cases.
                   AND e.assigned_officer_id = ANY(ARRAY(
                       SELECT a.officer_id FROM ehe_register_absence a
                       WHERE a.starts_on <= %(latest_today)s AND (a.ends_on IS NULL OR a.ends_on >= %(earliest_today)s)))
@@ -159,10 +161,10 @@ def _available_officers(cursor: Any, params: dict[str, Any]) -> dict[int, dict[i
         f"""
         SELECT u.id, u.local_authority_id,
             (SELECT count(*) FROM workflows_episode e
-             WHERE e.assigned_officer_id = u.id AND e.state <> 'closed' AND e.next_action_due <= c.horizon)
+             WHERE e.assigned_officer_id = u.id AND e.state = ANY(%(active)s) AND e.next_action_due <= c.horizon)
           + (SELECT count(*) FROM workflows_escalation x
              WHERE x.owner_user_id = u.id AND x.resolved_at IS NULL AND x.due_at < c.horizon_ends),
-            (SELECT count(*) FROM workflows_episode e WHERE e.assigned_officer_id = u.id AND e.state <> 'closed')
+            (SELECT count(*) FROM workflows_episode e WHERE e.assigned_officer_id = u.id AND e.state = ANY(%(active)s))
         FROM ehe_register_user u JOIN {CLOCK} ON c.la_id = u.local_authority_id
         WHERE c.least_loaded AND u.is_active
           AND EXISTS (SELECT 1 FROM ehe_register_user_groups ug JOIN auth_group g ON g.id = ug.group_id
