@@ -335,13 +335,39 @@ def test_the_head_of_service_is_emailed_case_references_once_a_day(
     assert message.idempotency_key == f"integrity:{la.dfe_code}:{TODAY.isoformat()}:{head.pk}"
     assert message.payload["total"] == 1
     assert message.payload["groups"] == [
-        {"label": Invariant.NO_NEXT_ACTION.label, "problems": [f"{nothing_due.reference}: No next action due"]}
+        {
+            "label": Invariant.NO_NEXT_ACTION.label,
+            "count": 1,
+            "more": 0,
+            "problems": [f"{nothing_due.reference}: No next action due"],
+        }
     ]
     assert child_name not in str(message.payload)
 
     frozen.shift(timedelta(days=1))
     assert integrity_task() == 1
     assert Message.objects.filter(template="emails/integrity").count() == 2
+
+
+def test_the_email_lists_the_first_problems_of_each_kind_and_says_how_many_more(
+    la: LocalAuthority, staffed: dict[str, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notifications.delivery import message_render
+    from workflows import integrity
+
+    monkeypatch.setattr(integrity, "EMAILED", 2)
+    cases = [_without_a_clock(sound(State.MONITORING, la)) for _ in range(3)]
+
+    with transaction.atomic():
+        assert integrity_report_send(as_of=NOW) == 1
+    [message] = Message.objects.filter(template="emails/integrity")
+    [group] = message.payload["groups"]
+    assert (group["count"], group["more"]) == (3, 1)
+    assert group["problems"] == [f"{case.reference}: No next action due" for case in cases[:2]]
+    email = message_render(message)
+    assert f"{Invariant.NO_NEXT_ACTION.label} (3):" in email.body
+    assert "And 1 more: `manage.py check_integrity` lists them all." in email.body
+    assert cases[2].reference not in email.body
 
 
 def test_nobody_is_emailed_when_nothing_is_wrong(la: LocalAuthority, staffed: dict[str, User]) -> None:
