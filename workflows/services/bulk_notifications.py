@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
+import pgtrigger
 from django.db import connection, transaction
 from django.db.models import F, Func, Model, Q, Value
 from django.db.models.functions import Upper
@@ -79,6 +81,11 @@ def notifications_record_many(*, records: Sequence[IntakeRecord], as_of: datetim
             raise ValueError("Only a school's notifications are recorded here")
     la = LocalAuthority.objects.get(pk=la_ids.pop())
     with transaction.atomic():
+        # Foreign keys checked as each statement ends, not queued to the commit: every history
+        # trigger and rule below opens a subtransaction, and each one's cost grew with the checks
+        # queued so far (a chunk of 1,000 records queues tens of thousands).
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         if la.uses_service:
             # The identity locks every intake takes, all at once and in order (no deadlock with a
             # form submitted meanwhile): the matching below is then exact until this commits.
@@ -376,8 +383,9 @@ def _insert(model: type[Model], rows: list[dict[str, Any]]) -> list[int]:
 
     The ids are taken from the table's sequence first (so no RETURNING order is relied on), and the
     rows are sent as one JSON document read by ``jsonb_to_recordset``: a few hundred thousand values
-    cost one string to send, where the ORM's insert adapts every value in Python. Row triggers (the
-    history, ``pghistory``) fire for each row exactly as for the ORM's insert."""
+    cost one string to send, where the ORM's insert adapts every value in Python. A tracked model's
+    history (``pghistory``) is written by :func:`_history_set_wise`: the same rows its trigger writes,
+    in one statement."""
     if not rows:
         return []
     meta = model._meta
@@ -405,12 +413,62 @@ def _insert(model: type[Model], rows: list[dict[str, Any]]) -> list[int]:
         document = json.dumps(
             [{**defaults, **row, "_id": pk_value} for pk_value, row in zip(ids, rows, strict=True)], cls=_Encoder
         )
-        cursor.execute(
-            f"INSERT INTO {table} ({pk}, {columns}) "  # noqa: S608 - names from the model, values as one parameter
-            f"SELECT _id, {columns} FROM jsonb_to_recordset(%s::jsonb) AS r(_id bigint, {types}) ORDER BY _id",
-            [document],
-        )
+        with _history_set_wise(model, "insert") as recorded:
+            cursor.execute(
+                f"INSERT INTO {table} ({pk}, {columns}) "  # noqa: S608 - names from the model, values as one parameter
+                f"SELECT _id, {columns} FROM jsonb_to_recordset(%s::jsonb) AS r(_id bigint, {types}) ORDER BY _id",
+                [document],
+            )
+            recorded.extend(ids)
     return ids
+
+
+@contextmanager
+def _history_set_wise(model: type[Model], operation: str) -> Iterator[list[int]]:
+    """Within this block, the model's ``pghistory`` trigger for ``operation`` ("insert" or
+    "update") is skipped (``pgtrigger.ignore``); after it, the rows whose ids the block put in the
+    list it was given (the rows it wrote) are recorded as that trigger records them: every tracked
+    column as it now stands, the label, the object's id, the time (``NOW()``, the transaction's)
+    and the context (``_pgh_attach_context()``, once), in id order.
+
+    The trigger runs a subtransaction for every row it records (its context look-up), which made
+    the history most of an import's cost; written here, the history of a chunk is one statement.
+    A model without history just runs the block. Only this module's own statements may run in the
+    block: ``pgtrigger.ignore`` puts a statement of its own before each (so positional parameters
+    only)."""
+    ids: list[int] = []
+    event = _event_model(model)
+    if event is None:
+        yield ids
+        return
+    with pgtrigger.ignore(f"{model._meta.label}:{operation}_{operation}"):
+        yield ids
+    if not ids:
+        return
+    quote = connection.ops.quote_name
+    tracked = [f.column for f in event._meta.concrete_fields if not f.name.startswith("pgh_")]
+    columns = ", ".join(quote(c) for c in tracked)
+    values = ", ".join(f"t.{quote(c)}" for c in tracked)
+    with connection.cursor() as cursor:
+        table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+        cursor.execute(
+            # The context is attached once, as each row's trigger would attach the same one.
+            "WITH context AS MATERIALIZED (SELECT _pgh_attach_context() AS id) "  # noqa: S608 - names from the models
+            f"INSERT INTO {quote(event._meta.db_table)} "
+            f"({columns}, pgh_context_id, pgh_created_at, pgh_label, pgh_obj_id) "
+            f"SELECT {values}, context.id, NOW(), %s, t.{pk} FROM {table} t CROSS JOIN context "
+            f"WHERE t.{pk} = ANY(%s) ORDER BY t.{pk}",
+            [operation, list(ids)],
+        )
+
+
+def _event_model(model: type[Model]) -> type[Model] | None:
+    """The model's ``pghistory`` event model (its one tracker of inserts and updates), if it has one."""
+    events = getattr(model, "pgh_event_models", None)
+    if not events:
+        return None
+    (event,) = set(events.values())
+    return cast(type[Model], event)
 
 
 def _new_child(la: LocalAuthority, record: IntakeRecord, as_of: datetime) -> dict[str, Any]:
@@ -488,22 +546,25 @@ def _risk_check_set_wise(episode_ids: list[int], records: list[IntakeRecord], as
             # The clock of the new state, written with it: one write of each row.
             dues = next_action_due_after(episode_ids=chosen, as_of=as_of, state=state, transition="risk_check")
             rows = json.dumps([{"id": pk, "due": due.isoformat() if due else None} for pk, (_, due) in dues.items()])
-            cursor.execute(
-                """
-                WITH moved AS (
-                    UPDATE workflows_episode e
-                    SET state = %s, version = e.version + 1, last_changed_at = %s, last_changed_by_id = NULL,
-                        next_action_due = d.due
-                    FROM jsonb_to_recordset(%s::jsonb) AS d(id bigint, due date)
-                    WHERE e.id = d.id AND e.state = %s
-                    RETURNING e.id
+            with _history_set_wise(Episode, "update") as recorded:
+                cursor.execute(
+                    """
+                    WITH moved AS (
+                        UPDATE workflows_episode e
+                        SET state = %s, version = e.version + 1, last_changed_at = %s, last_changed_by_id = NULL,
+                            next_action_due = d.due
+                        FROM jsonb_to_recordset(%s::jsonb) AS d(id bigint, due date)
+                        WHERE e.id = d.id AND e.state = %s
+                        RETURNING e.id
+                    )
+                    INSERT INTO workflows_transitionlog
+                        (episode_id, from_state, to_state, transition, actor_id, actor_name, reason, payload, at)
+                    SELECT id, %s, %s, 'risk_check', NULL, %s, '', %s::jsonb, %s FROM moved ORDER BY id
+                    RETURNING episode_id
+                    """,
+                    [state, as_of, rows, State.NOTIFIED, State.NOTIFIED, state, SYSTEM.display_name, payload, as_of],
                 )
-                INSERT INTO workflows_transitionlog
-                    (episode_id, from_state, to_state, transition, actor_id, actor_name, reason, payload, at)
-                SELECT id, %s, %s, 'risk_check', NULL, %s, '', %s::jsonb, %s FROM moved ORDER BY id
-                """,
-                [state, as_of, rows, State.NOTIFIED, State.NOTIFIED, state, SYSTEM.display_name, payload, as_of],
-            )
+                recorded.extend(row[0] for row in cursor.fetchall())
 
 
 def _next_references(la: LocalAuthority, n: int) -> list[str]:
