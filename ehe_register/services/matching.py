@@ -136,7 +136,7 @@ def _merged_in_names(children: Iterable[_Candidate]) -> dict[int, set[tuple[str,
     owner = {child.pk: child.pk for child in children}
     frontier = set(owner)
     while frontier:
-        merges = ChildMerge.objects.filter(kept_child__in=frontier, undone_at__isnull=True).select_related(
+        merges = ChildMerge.objects.filter(kept_child_id__any=sorted(frontier), undone_at__isnull=True).select_related(
             "duplicate_child"
         )
         frontier = set()
@@ -171,9 +171,10 @@ def children_match(soughts: Sequence[Sought]) -> list[MatchResult]:
     in_la = Child.objects.filter(local_authority_id=la_ids.pop()).exclude(pk__in=merged_away)
     dates = sorted({sought.date_of_birth for sought in soughts})
     upns = sorted({sought.upn for sought in soughts if sought.upn})
-    wanted = Q(date_of_birth__in=dates)
+    # Each list as one array parameter (``__any``): a chunk of an import gives a thousand dates.
+    wanted = Q(date_of_birth__any=dates)
     if upns:
-        wanted |= Q(upn__in=upns) | Q(former_upns__has_any_keys=upns)
+        wanted |= Q(upn__any=upns) | Q(former_upns__has_any_keys=upns)
     # Candidates are read as plain values: a chunk of an import meets thousands of children born
     # on its dates, and only the few that match are needed as Child objects (read below).
     candidates = [_Candidate(*values) for values in in_la.filter(wanted).order_by("pk").values_list(*_Candidate.FIELDS)]

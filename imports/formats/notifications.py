@@ -484,9 +484,9 @@ def _already_recorded(records: Sequence[IntakeRecord], la: LocalAuthority) -> se
     held = set()
     for school_id, first, last, born, notice_on in OffRollNotification.objects.filter(
         residence_la=la,
-        date_of_birth__in=dates,
-        school_id__in=schools,
-        notice_received_on__in=notices,
+        date_of_birth__any=dates,  # a chunk's thousand dates as one array parameter
+        school_id__any=schools,
+        notice_received_on__any=notices,
         episode__state__in=ACTIVE_STATES,
     ).values_list("school_id", "legal_first_name", "legal_last_name", "date_of_birth", "notice_received_on"):
         held.add((school_id, name_key(first), name_key(last), born, notice_on))

@@ -169,7 +169,7 @@ def _needing_no_judgement(la: LocalAuthority, records: Sequence[IntakeRecord]) -
     held_upns: set[str] = set()
     if upns:
         for upn, former in Child.objects.filter(
-            Q(upn__in=upns) | Q(former_upns__has_any_keys=upns), local_authority_id=la.pk
+            Q(upn__any=upns) | Q(former_upns__has_any_keys=upns), local_authority_id=la.pk
         ).values_list("upn", "former_upns"):
             held_upns |= {upn, *(former or [])}
     known_people = _people_sharing_contacts(la, records)
@@ -230,9 +230,12 @@ def _people_sharing_contacts(la: LocalAuthority, records: Sequence[IntakeRecord]
     )
     # One query per kind of contact, each on its own expression index (person_la_phone,
     # person_la_other_phone, person_la_email): an OR of the three reads every person of the LA.
+    # Each list is one array parameter (``__any``): a chunk of an import gives thousands.
     people: set[tuple[str, str, str, str, str]] = set()
-    for wanted in (Q(_phone__in=sorted(phones)), Q(_other__in=sorted(phones)), Q(_email__in=sorted(emails))):
-        people.update(in_la.filter(wanted).values_list("first_name", "last_name", "_phone", "_other", "_email"))
+    for kind, values in (("_phone", phones), ("_other", phones), ("_email", emails)):
+        if values:
+            wanted = in_la.filter(**{f"{kind}__any": sorted(values)})
+            people.update(wanted.values_list("first_name", "last_name", "_phone", "_other", "_email"))
     known: dict[str, set[tuple[str, str]]] = {}
     for first, last, phone, other, email in people:
         key = (name_key(first), name_key(last))
@@ -255,7 +258,7 @@ def _homes_on_register(la: LocalAuthority, records: Sequence[IntakeRecord]) -> s
     postcodes = sorted({postcode for postcode, _ in homes})
     found = set()
     for postcode, line in Address.objects.filter(
-        local_authority_id=la.pk, kind=AddressKind.CURRENT, postcode__in=postcodes
+        local_authority_id=la.pk, kind=AddressKind.CURRENT, postcode__any=postcodes
     ).values_list("postcode", "line_1"):
         found.add((postcode.upper(), _line_key(line)))
     return found & homes
