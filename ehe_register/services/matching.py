@@ -243,6 +243,16 @@ class _Candidate:
     upn: str
     former_upns: list[str]
     former_names: list[str]
+    # The names' keys, worked out once: a candidate is compared with every sought child born the
+    # same day (in an import's chunk, dozens).
+    first_key: str = field(init=False)
+    last_key: str = field(init=False)
+    preferred_key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "first_key", name_key(self.legal_first_name))
+        object.__setattr__(self, "last_key", name_key(self.legal_last_name))
+        object.__setattr__(self, "preferred_key", name_key(self.preferred_first_name))
 
 
 _Found = tuple["_Candidate | None", list[tuple["_Candidate", list[str]]]]
@@ -259,11 +269,10 @@ def _compare(sought: Sought, candidates: list[_Candidate], merged_names: dict[in
         upn_agrees = _upn_agrees(sought.upn, candidate)
         upn_conflicts = _upns_conflict(sought.upn, candidate)
         same_dob = candidate.date_of_birth == sought.date_of_birth
-        known_names = {
-            (name_key(candidate.legal_first_name), name_key(candidate.legal_last_name)),
-            *merged_names.get(candidate.pk, set()),
-        }
-        names_agree = names_usable and (first, last) in known_names
+        names_agree = names_usable and (
+            (first, last) == (candidate.first_key, candidate.last_key)
+            or (first, last) in merged_names.get(candidate.pk, ())
+        )
         if names_agree and same_dob and not upn_conflicts:
             certain.append(candidate)
         elif upn_agrees:
@@ -295,10 +304,10 @@ def _upn_reasons(names_usable: bool, names_agree: bool, same_dob: bool) -> list[
 
 def _likely_reasons(first: str, last: str, sought: Sought, candidate: _Candidate) -> list[str]:
     """Why a child with the same date of birth but different legal names may be the same child."""
-    cand_first, cand_last = name_key(candidate.legal_first_name), name_key(candidate.legal_last_name)
+    cand_first, cand_last = candidate.first_key, candidate.last_key
     reasons = []
     firsts = {first, name_key(sought.preferred_first_name)} - {""}
-    cand_firsts = {cand_first, name_key(candidate.preferred_first_name)} - {""}
+    cand_firsts = {cand_first, candidate.preferred_key} - {""}
     first_agrees = bool(firsts & cand_firsts)
     if first_agrees and last == cand_last:
         reasons.append("same surname; the first name matches a preferred name")

@@ -21,7 +21,7 @@ import json
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -270,15 +270,26 @@ def _homes_on_register(la: LocalAuthority, records: Sequence[IntakeRecord]) -> s
 def _write_set_wise(la: LocalAuthority, records: list[IntakeRecord], as_of: datetime) -> list[int]:
     """New children with their homes and parents, their episodes through the risk check, and the
     notifications, for records that need no judgement; the notifications' ids. Call inside the
-    transaction. One INSERT per table (``_insert``): the rows as the ORM would write them, every
-    row trigger (the history) firing as for the ORM's."""
+    transaction. One INSERT per table (``_insert``): the rows as the ORM would write them, and
+    their history as the ORM's would be recorded."""
     if not records:
         return []
-    records = [replace(r, source_detail=r.source_detail or str(r.opened_by_school)) for r in records]
     today = timezone.localdate(as_of)
+    # A record's origin, else its school's name (the same few schools for a whole file); the day
+    # received, else today (``IntakeRecord.received``).
+    school_names: dict[int | None, str] = {}
+    for r in records:
+        school = r.opened_by_school
+        if school is not None and school.pk not in school_names:
+            school_names[school.pk] = str(school)
+    origins = [
+        r.source_detail or school_names.get(r.opened_by_school.pk if r.opened_by_school else None, "None")
+        for r in records
+    ]
+    received = [r.received_on or today for r in records]
     details = [r.child for r in records]
     assert all(d is not None for d in details)
-    child_ids = _insert(Child, [_new_child(la, r, as_of) for r in records])
+    child_ids = _insert(Child, [_new_child(la, r, on) for r, on in zip(records, received, strict=True)])
     _insert(
         Address,
         [
@@ -317,16 +328,16 @@ def _write_set_wise(la: LocalAuthority, records: list[IntakeRecord], as_of: date
                 "local_authority_id": la.pk,
                 "child_id": child_id,
                 "source": Source.SCHOOL,
-                "source_detail": r.source_detail,
+                "source_detail": origin,
                 "opened_by_school_id": r.opened_by_school.pk if r.opened_by_school is not None else None,
-                "received_on": r.received(as_of),
+                "received_on": on,
                 "opened_at": as_of,
                 "concern_at_intake": False,
                 "special_school_placed_by_la": r.special_school_placed_by_la,
                 "attendance_order_in_force": r.attendance_order_in_force,
                 "reason_code": r.reason_code,
             }
-            for child_id, r in zip(child_ids, records, strict=True)
+            for child_id, r, origin, on in zip(child_ids, records, origins, received, strict=True)
         ],
     )
     _risk_check_set_wise(episode_ids, records, as_of)
@@ -474,7 +485,8 @@ def _event_model(model: type[Model]) -> type[Model] | None:
     return cast(type[Model], event)
 
 
-def _new_child(la: LocalAuthority, record: IntakeRecord, as_of: datetime) -> dict[str, Any]:
+def _new_child(la: LocalAuthority, record: IntakeRecord, on: date) -> dict[str, Any]:
+    """The child's row; ``on`` is the day the record was received."""
     details = record.child
     assert details is not None
     child: dict[str, Any] = {
@@ -492,7 +504,6 @@ def _new_child(la: LocalAuthority, record: IntakeRecord, as_of: datetime) -> dic
         "social_worker_email": details.social_worker_email,
     }
     if details.school_year_group:  # as child_school_year_group_record keeps it
-        on = record.received(as_of)
         child["school_year_group"] = details.school_year_group
         child["school_year_group_on"] = on
         child["derived_year_group"] = year_group(details.date_of_birth, on)
