@@ -26,7 +26,8 @@ from datetime import date
 from difflib import SequenceMatcher
 from typing import ClassVar
 
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
+from django.db.models.functions import NullIf
 
 from ehe_register.models import Child, ChildMerge
 from ehe_register.validators import is_temporary_upn
@@ -56,9 +57,11 @@ _NOT_NAME_LETTERS = frozenset("\u02b9\u02bb\u02bc\u02bd\u02be\u02bf\u0640")
 _NOT_ASCII_LETTERS = re.compile("[^a-z]+")
 
 
+_ACCENTS = frozenset(chr(code) for low, high in _ACCENT_RANGES for code in range(low, high + 1))
+
+
 def _is_accent(character: str) -> bool:
-    code = ord(character)
-    return any(low <= code <= high for low, high in _ACCENT_RANGES)
+    return character in _ACCENTS
 
 
 def name_key(value: str) -> str:
@@ -74,6 +77,10 @@ def name_key(value: str) -> str:
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", value or "").casefold())
     kept: list[str] = []
     for character in folded.translate(_LATIN_FOLDS):
+        if character.isascii():  # most of the letters: an ASCII letter is kept, nothing else is
+            if character.isalpha():
+                kept.append(character)
+            continue
         category = unicodedata.category(character)
         letter = category[0] == "L" and character not in _NOT_NAME_LETTERS
         spelling_mark = category[0] == "M" and bool(kept) and not _is_accent(character)
@@ -176,8 +183,19 @@ def children_match(soughts: Sequence[Sought]) -> list[MatchResult]:
     if upns:
         wanted |= Q(upn__any=upns) | Q(former_upns__has_any_keys=upns)
     # Candidates are read as plain values: a chunk of an import meets thousands of children born
-    # on its dates, and only the few that match are needed as Child objects (read below).
-    candidates = [_Candidate(*values) for values in in_la.filter(wanted).order_by("pk").values_list(*_Candidate.FIELDS)]
+    # on its dates, and only the few that match are needed as Child objects (read below). Most
+    # have no former UPN or name: an empty list is read as NULL rather than decoded from JSON.
+    no_former = Value([], output_field=JSONField())
+    rows = (
+        in_la.filter(wanted)
+        .order_by("pk")
+        .annotate(_upns=NullIf("former_upns", no_former), _names=NullIf("former_names", no_former))
+        .values_list(*_Candidate.FIELDS[:-2], "_upns", "_names")
+    )
+    candidates = [
+        _Candidate(pk, first, last, preferred, born, upn, upns or [], names or [])
+        for pk, first, last, preferred, born, upn, upns, names in rows
+    ]
     merged_names = _merged_in_names(candidates)
     by_date: dict[date, list[_Candidate]] = {}
     by_upn: dict[str, list[_Candidate]] = {}
