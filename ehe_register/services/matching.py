@@ -26,10 +26,11 @@ from datetime import date
 from difflib import SequenceMatcher
 from typing import ClassVar
 
-from django.db.models import JSONField, Q, Value
+from django.db.models import CharField, F, Func, JSONField, Q, Value
 from django.db.models.functions import NullIf
+from django.db.models.lookups import GreaterThan
 
-from ehe_register.models import Child, ChildMerge
+from ehe_register.models import AnyOf, Child, ChildMerge
 from ehe_register.validators import is_temporary_upn
 
 # Latin letters with a stroke or bar carry no combining mark after NFKD, yet people without the
@@ -87,6 +88,30 @@ def name_key(value: str) -> str:
         if letter or spelling_mark:
             kept.append(character)
     return "".join(kept)
+
+
+_ASCII_UPPER, _ASCII_LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+
+
+def name_key_may_be(field: str, keys: Iterable[str]) -> Q:
+    """A filter that every row whose ``name_key`` of ``field`` is one of ``keys`` passes (and
+    some others do), so that a read for names can leave most other rows in the database.
+
+    For an ASCII name the database works out :func:`name_key` exactly (letters lowered by
+    ``translate``, which no locale changes, everything but a to z dropped) and compares it; a name
+    with any other character always passes, to be compared here. Only a prefilter: the caller
+    still compares ``name_key`` itself."""
+    sql_key = Func(
+        Func(F(field), Value(_ASCII_UPPER), Value(_ASCII_LOWER), function="translate"),
+        Value(f"[^{_ASCII_LOWER}]+"),
+        Value(""),
+        Value("g"),
+        function="regexp_replace",
+        output_field=CharField(),
+    )
+    # In UTF-8 a name is ASCII exactly when it has as many bytes as characters.
+    not_ascii = Q(GreaterThan(Func(F(field), function="octet_length"), Func(F(field), function="char_length")))
+    return not_ascii | Q(AnyOf(sql_key, sorted(set(keys))))
 
 
 def name_parts(value: str) -> set[str]:

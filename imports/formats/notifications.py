@@ -38,7 +38,7 @@ from ehe_register.models import (
     SocialCareStatus,
 )
 from ehe_register.models.reference import reason_code_choices
-from ehe_register.services.matching import Sought, children_match, name_key
+from ehe_register.services.matching import Sought, children_match, name_key, name_key_may_be
 from imports.formats import Column, ImportContext, Outcome, RowError, register
 from imports.formats.tabular import read_table
 from workflows.services.bulk_notifications import notifications_record_many
@@ -481,8 +481,12 @@ def _already_recorded(records: Sequence[IntakeRecord], la: LocalAuthority) -> se
     dates = sorted({r.child.date_of_birth for r in records if r.child is not None})
     schools = sorted({r.opened_by_school.pk for r in records if r.opened_by_school is not None})
     notices = sorted({r.notice.notice_received_on for r in records if r.notice is not None})
+    firsts = {name_key(r.child.legal_first_name) for r in records if r.child is not None}
+    lasts = {name_key(r.child.legal_last_name) for r in records if r.child is not None}
     held = set()
     for school_id, first, last, born, notice_on in OffRollNotification.objects.filter(
+        name_key_may_be("legal_first_name", firsts),  # most names left in the database, not keyed here
+        name_key_may_be("legal_last_name", lasts),
         residence_la=la,
         date_of_birth__any=dates,  # a chunk's thousand dates as one array parameter
         school_id__any=schools,
