@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
@@ -65,6 +67,24 @@ def _is_accent(character: str) -> bool:
     return character in _ACCENTS
 
 
+_REMEMBERED: ContextVar[dict[str, str] | None] = ContextVar("name_keys_remembered", default=None)
+#: Names whose keys one ``name_keys_remembered`` block keeps at most (some tens of megabytes).
+NAME_KEYS_REMEMBERED = 250_000
+
+
+@contextmanager
+def name_keys_remembered() -> Iterator[None]:
+    """Within this block (this thread or task), :func:`name_key` keeps the key of each name it is
+    given, up to ``NAME_KEYS_REMEMBERED`` names, and gives it again for the same name instead of
+    working it out: a bulk import compares every chunk's children with the LA's children born on
+    the chunk's dates, and so keys the same names chunk after chunk. The keys go at the end."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
+
+
 def name_key(value: str) -> str:
     """The form in which two spellings of a name are compared: case-folded, accents removed,
     letters of every script kept, everything else (spaces, hyphens, apostrophes, digits,
@@ -73,6 +93,19 @@ def name_key(value: str) -> str:
     An empty key (a name of punctuation or digits only) is never a match for anything.
     """
     value = value or ""
+    remembered = _REMEMBERED.get()
+    if remembered is None:
+        return _key(value)
+    key = remembered.get(value)
+    if key is None:
+        key = _key(value)
+        if len(remembered) < NAME_KEYS_REMEMBERED:
+            remembered[value] = key
+    return key
+
+
+def _key(value: str) -> str:
+    """:func:`name_key`, worked out."""
     if value.isascii():  # the same key, without the Unicode work: only a-z are letters in ASCII
         return _NOT_ASCII_LETTERS.sub("", value.lower())
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", value or "").casefold())

@@ -1,11 +1,13 @@
-"""``name_key_may_be``: the database keeps back only names whose key cannot be among those sought."""
+"""Name keys in bulk: ``name_key_may_be`` (the database keeps back only names whose key cannot be
+among those sought) and ``name_keys_remembered`` (the same keys, worked out once)."""
 
 from __future__ import annotations
 
 import pytest
 
 from ehe_register.models import Child, LocalAuthority
-from ehe_register.services.matching import name_key, name_key_may_be
+from ehe_register.services import matching
+from ehe_register.services.matching import name_key, name_key_may_be, name_keys_remembered
 from tests.factories import ChildFactory
 from tests.hostile import BLNS
 
@@ -38,3 +40,14 @@ def test_every_name_with_a_sought_key_passes_and_other_ascii_names_do_not(la: Lo
         assert {n for n in passed if n.isascii()} == {n for n in should if n.isascii()}, sought
         assert {n for n in names if not n.isascii()} <= passed
     assert len(names) > 300
+
+
+def test_keys_remembered_within_a_block_are_the_keys_and_go_at_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = NAMES + _hostile()
+    worked_out = [name_key(name) for name in names]
+    monkeypatch.setattr(matching, "NAME_KEYS_REMEMBERED", 50)
+    with name_keys_remembered():
+        assert [name_key(name) for name in names] == worked_out
+        assert [name_key(name) for name in names] == worked_out  # the second time, remembered
+        assert len(matching._REMEMBERED.get() or {}) == 50  # no more than the limit
+    assert matching._REMEMBERED.get() is None
