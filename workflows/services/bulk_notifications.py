@@ -7,11 +7,13 @@ the LA holds), no safeguarding trigger, and nothing in common with another recor
 (a UPN, a parent's phone, email or home, or a date of birth with names that matching would join or
 flag, ``sought_children_related``) that could make one record's outcome depend on the other. Those
 children, addresses, parents, episodes, risk checks (the same ``risk_check`` TransitionLog rows)
-and notifications are written in a few statements, and the rules are evaluated for their cases by
-one sweep (``sweep_run`` over their ids), as ``episode_rules_evaluate`` does for one. Every other
-record (a child already on the register, a likely match, a concern, social care involvement, a
-sibling in the same file) goes through ``notification_record`` itself, in order, after the
-set-wise part. The split only decides how a record is written, never what is written:
+and notifications are written in a few statements, with their history (pghistory's event rows,
+written set-wise in place of the row triggers, ``_history_set_wise``), and the rules are evaluated
+for their cases by one sweep (``sweep_run`` over their ids), as ``episode_rules_evaluate`` does
+for one. Foreign keys are checked as each statement ends (``SET CONSTRAINTS ALL IMMEDIATE``).
+Every other record (a child already on the register, a likely match, a concern, social care
+involvement, a sibling in the same file) goes through ``notification_record`` itself, in order,
+after the set-wise part. The split only decides how a record is written, never what is written:
 ``tests/workflows/test_bulk_notifications.py`` compares the two paths on the same records.
 """
 
