@@ -28,7 +28,7 @@ from datetime import date
 from difflib import SequenceMatcher
 from typing import ClassVar
 
-from django.db.models import CharField, F, Func, JSONField, Q, Value
+from django.db.models import BinaryField, CharField, F, Func, JSONField, Q, Value
 from django.db.models.functions import NullIf
 from django.db.models.lookups import GreaterThan
 
@@ -142,8 +142,10 @@ def name_key_may_be(field: str, keys: Iterable[str]) -> Q:
         function="regexp_replace",
         output_field=CharField(),
     )
-    # In UTF-8 a name is ASCII exactly when it has as many bytes as characters.
-    not_ascii = Q(GreaterThan(Func(F(field), function="octet_length"), Func(F(field), function="char_length")))
+    # Written as UTF-8 (whatever the database's own encoding), a name is ASCII exactly when it has
+    # as many bytes as characters.
+    utf8 = Func(F(field), Value("UTF8"), function="convert_to", output_field=BinaryField())
+    not_ascii = Q(GreaterThan(Func(utf8, function="octet_length"), Func(F(field), function="char_length")))
     return not_ascii | Q(AnyOf(sql_key, sorted(set(keys))))
 
 
