@@ -410,9 +410,9 @@ def _insert(model: type[Model], rows: list[dict[str, Any]]) -> list[int]:
     defaults: dict[str, Any] = {}
     for f in fields:
         assert f.attname == f.column  # rows are keyed by column
-        defaults[f.column] = (
-            now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
-        )
+        default = now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+        # Written as the encoder writes it, once, rather than by the encoder for every row.
+        defaults[f.column] = default.isoformat() if isinstance(default, date | datetime) else default
     unknown = set().union(*rows) - set(defaults)
     if unknown:
         raise ValueError(f"{meta.db_table} has no column {', '.join(sorted(unknown))}")
