@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from ehe_register.models import LocalAuthority, User
 from ehe_register.roles import Role
+from ehe_register.services.matching import name_keys_remembered
 from imports.formats import BadFile, ImportContext, Outcome, RowError, format_for, may_import
 from imports.formats.tabular import check_extension
 from imports.models import TAKEN, BatchStatus, ImportBatch, ImportRowError
@@ -272,7 +273,7 @@ def _check(
     errors: list[RowError] = []
     extension = Path(batch.stored_as).suffix
     done = 0
-    with (import_dir() / batch.stored_as).open("rb") as stream:
+    with (import_dir() / batch.stored_as).open("rb") as stream, name_keys_remembered():
         for chunk in _checked_chunks(fmt, stream, extension, context):
             valid = [(n, r) for n, r in chunk if not isinstance(r, list)]
             for _, result in chunk:
@@ -393,7 +394,9 @@ def batch_run(*, batch_id: int) -> ImportBatch:
     done = 0
     refreshed_at = 0  # rows done when the planner statistics were last looked at
     try:
-        with (import_dir() / batch.stored_as).open("rb") as stream:
+        # Each chunk is matched against the register as it then is; the names' keys, which
+        # depend on nothing but the names, are worked out once for the whole run.
+        with (import_dir() / batch.stored_as).open("rb") as stream, name_keys_remembered():
             extension = Path(batch.stored_as).suffix
             chunks = _kept_chunks(batch, context) or _checked_chunks(fmt, stream, extension, context)
             for chunk in chunks:

@@ -223,15 +223,16 @@ def next_action_due_after(
         return {}
     facts = _facts_of(episode_ids, as_of)
     authorities = LocalAuthority.objects.in_bulk({la_id for la_id, _, _ in facts.values()})
-    return {
-        pk: (
-            f.state,
-            clock_due(
-                replace(f, state=state, entered_at=as_of, entered_by=transition, named_due=None), authorities[la_id]
-            ),
-        )
-        for pk, (la_id, f, _) in facts.items()
-    }
+    # Worked out once for each distinct set of facts: a bulk intake's cases share them (the same
+    # day of receipt, state and time), and a date is counted in working days one day at a time.
+    due: dict[tuple[int, ClockFacts], date | None] = {}
+    after = {}
+    for pk, (la_id, f, _) in facts.items():
+        key = (la_id, replace(f, state=state, entered_at=as_of, entered_by=transition, named_due=None))
+        if key not in due:
+            due[key] = clock_due(key[1], authorities[la_id])
+        after[pk] = (f.state, due[key])
+    return after
 
 
 def episodes_next_action_due_refresh(*, episode_ids: Sequence[int], as_of: datetime) -> dict[int, date | None]:

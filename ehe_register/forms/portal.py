@@ -542,7 +542,11 @@ class NotificationForm(forms.Form):
             "email",
             *(name for name in self.PARENT_ADDRESS),
         )
-        return any(str(self[f"parent_2_{name}"].data or "").strip() for name in names)
+        return any(str(self._submitted(f"parent_2_{name}") or "").strip() for name in names)
+
+    def _submitted(self, name: str) -> Any:
+        """What was submitted for the field ``name``, as its widget reads it."""
+        return self[name].data
 
     def consent_applies(self, data: dict[str, Any] | None = None) -> bool:
         """Whether the LA must consent before the pupil is removed (DESIGN section 4)."""

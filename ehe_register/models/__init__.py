@@ -17,6 +17,7 @@ from ehe_register.models.children import (
     school_year_group_number,
 )
 from ehe_register.models.logs import Absence, AbsenceKind, AccessAction, AccessLog
+from ehe_register.models.lookups import AnyOf
 from ehe_register.models.matching import MatchStatus, PossibleMatch, ReferenceSequence
 from ehe_register.models.merges import ChildMerge
 from ehe_register.models.offroll import OffRollNotification, RemovalStatus, Routing
@@ -39,6 +40,7 @@ __all__ = [
     "AddressCheck",
     "AddressKind",
     "Anonymisation",
+    "AnyOf",
     "CheckMethod",
     "CheckOutcome",
     "Child",

@@ -20,15 +20,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
 from typing import ClassVar
 
-from django.db.models import Q
+from django.db.models import BinaryField, CharField, F, Func, JSONField, Q, Value
+from django.db.models.functions import NullIf
+from django.db.models.lookups import GreaterThan
 
-from ehe_register.models import Child, ChildMerge
+from ehe_register.models import AnyOf, Child, ChildMerge
 from ehe_register.validators import is_temporary_upn
 
 # Latin letters with a stroke or bar carry no combining mark after NFKD, yet people without the
@@ -56,9 +60,29 @@ _NOT_NAME_LETTERS = frozenset("\u02b9\u02bb\u02bc\u02bd\u02be\u02bf\u0640")
 _NOT_ASCII_LETTERS = re.compile("[^a-z]+")
 
 
+_ACCENTS = frozenset(chr(code) for low, high in _ACCENT_RANGES for code in range(low, high + 1))
+
+
 def _is_accent(character: str) -> bool:
-    code = ord(character)
-    return any(low <= code <= high for low, high in _ACCENT_RANGES)
+    return character in _ACCENTS
+
+
+_REMEMBERED: ContextVar[dict[str, str] | None] = ContextVar("name_keys_remembered", default=None)
+#: Names whose keys one ``name_keys_remembered`` block keeps at most (some tens of megabytes).
+NAME_KEYS_REMEMBERED = 250_000
+
+
+@contextmanager
+def name_keys_remembered() -> Iterator[None]:
+    """Within this block (this thread or task), :func:`name_key` keeps the key of each name it is
+    given, up to ``NAME_KEYS_REMEMBERED`` names, and gives it again for the same name instead of
+    working it out: a bulk import compares every chunk's children with the LA's children born on
+    the chunk's dates, and so keys the same names chunk after chunk. The keys go at the end."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
 
 
 def name_key(value: str) -> str:
@@ -69,17 +93,60 @@ def name_key(value: str) -> str:
     An empty key (a name of punctuation or digits only) is never a match for anything.
     """
     value = value or ""
+    remembered = _REMEMBERED.get()
+    if remembered is None:
+        return _key(value)
+    key = remembered.get(value)
+    if key is None:
+        key = _key(value)
+        if len(remembered) < NAME_KEYS_REMEMBERED:
+            remembered[value] = key
+    return key
+
+
+def _key(value: str) -> str:
+    """:func:`name_key`, worked out."""
     if value.isascii():  # the same key, without the Unicode work: only a-z are letters in ASCII
         return _NOT_ASCII_LETTERS.sub("", value.lower())
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", value or "").casefold())
     kept: list[str] = []
     for character in folded.translate(_LATIN_FOLDS):
+        if character.isascii():  # most of the letters: an ASCII letter is kept, nothing else is
+            if character.isalpha():
+                kept.append(character)
+            continue
         category = unicodedata.category(character)
         letter = category[0] == "L" and character not in _NOT_NAME_LETTERS
         spelling_mark = category[0] == "M" and bool(kept) and not _is_accent(character)
         if letter or spelling_mark:
             kept.append(character)
     return "".join(kept)
+
+
+_ASCII_UPPER, _ASCII_LOWER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
+
+
+def name_key_may_be(field: str, keys: Iterable[str]) -> Q:
+    """A filter that every row whose ``name_key`` of ``field`` is one of ``keys`` passes (and
+    some others do), so that a read for names can leave most other rows in the database.
+
+    For an ASCII name the database works out :func:`name_key` exactly (letters lowered by
+    ``translate``, which no locale changes, everything but a to z dropped) and compares it; a name
+    with any other character always passes, to be compared here. Only a prefilter: the caller
+    still compares ``name_key`` itself."""
+    sql_key = Func(
+        Func(F(field), Value(_ASCII_UPPER), Value(_ASCII_LOWER), function="translate"),
+        Value(f"[^{_ASCII_LOWER}]+"),
+        Value(""),
+        Value("g"),
+        function="regexp_replace",
+        output_field=CharField(),
+    )
+    # Written as UTF-8 (whatever the database's own encoding), a name is ASCII exactly when it has
+    # as many bytes as characters.
+    utf8 = Func(F(field), Value("UTF8"), function="convert_to", output_field=BinaryField())
+    not_ascii = Q(GreaterThan(Func(utf8, function="octet_length"), Func(F(field), function="char_length")))
+    return not_ascii | Q(AnyOf(sql_key, sorted(set(keys))))
 
 
 def name_parts(value: str) -> set[str]:
@@ -136,7 +203,7 @@ def _merged_in_names(children: Iterable[_Candidate]) -> dict[int, set[tuple[str,
     owner = {child.pk: child.pk for child in children}
     frontier = set(owner)
     while frontier:
-        merges = ChildMerge.objects.filter(kept_child__in=frontier, undone_at__isnull=True).select_related(
+        merges = ChildMerge.objects.filter(kept_child_id__any=sorted(frontier), undone_at__isnull=True).select_related(
             "duplicate_child"
         )
         frontier = set()
@@ -171,12 +238,24 @@ def children_match(soughts: Sequence[Sought]) -> list[MatchResult]:
     in_la = Child.objects.filter(local_authority_id=la_ids.pop()).exclude(pk__in=merged_away)
     dates = sorted({sought.date_of_birth for sought in soughts})
     upns = sorted({sought.upn for sought in soughts if sought.upn})
-    wanted = Q(date_of_birth__in=dates)
+    # Each list as one array parameter (``__any``): a chunk of an import gives a thousand dates.
+    wanted = Q(date_of_birth__any=dates)
     if upns:
-        wanted |= Q(upn__in=upns) | Q(former_upns__has_any_keys=upns)
+        wanted |= Q(upn__any=upns) | Q(former_upns__has_any_keys=upns)
     # Candidates are read as plain values: a chunk of an import meets thousands of children born
-    # on its dates, and only the few that match are needed as Child objects (read below).
-    candidates = [_Candidate(*values) for values in in_la.filter(wanted).order_by("pk").values_list(*_Candidate.FIELDS)]
+    # on its dates, and only the few that match are needed as Child objects (read below). Most
+    # have no former UPN or name: an empty list is read as NULL rather than decoded from JSON.
+    no_former = Value([], output_field=JSONField())
+    rows = (
+        in_la.filter(wanted)
+        .order_by("pk")
+        .annotate(_upns=NullIf("former_upns", no_former), _names=NullIf("former_names", no_former))
+        .values_list(*_Candidate.FIELDS[:-2], "_upns", "_names")
+    )
+    candidates = [
+        _Candidate(pk, first, last, preferred, born, upn, upns or [], names or [])
+        for pk, first, last, preferred, born, upn, upns, names in rows
+    ]
     merged_names = _merged_in_names(candidates)
     by_date: dict[date, list[_Candidate]] = {}
     by_upn: dict[str, list[_Candidate]] = {}
@@ -242,6 +321,16 @@ class _Candidate:
     upn: str
     former_upns: list[str]
     former_names: list[str]
+    # The names' keys, worked out once: a candidate is compared with every sought child born the
+    # same day (in an import's chunk, dozens).
+    first_key: str = field(init=False)
+    last_key: str = field(init=False)
+    preferred_key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "first_key", name_key(self.legal_first_name))
+        object.__setattr__(self, "last_key", name_key(self.legal_last_name))
+        object.__setattr__(self, "preferred_key", name_key(self.preferred_first_name))
 
 
 _Found = tuple["_Candidate | None", list[tuple["_Candidate", list[str]]]]
@@ -258,11 +347,10 @@ def _compare(sought: Sought, candidates: list[_Candidate], merged_names: dict[in
         upn_agrees = _upn_agrees(sought.upn, candidate)
         upn_conflicts = _upns_conflict(sought.upn, candidate)
         same_dob = candidate.date_of_birth == sought.date_of_birth
-        known_names = {
-            (name_key(candidate.legal_first_name), name_key(candidate.legal_last_name)),
-            *merged_names.get(candidate.pk, set()),
-        }
-        names_agree = names_usable and (first, last) in known_names
+        names_agree = names_usable and (
+            (first, last) == (candidate.first_key, candidate.last_key)
+            or (first, last) in merged_names.get(candidate.pk, ())
+        )
         if names_agree and same_dob and not upn_conflicts:
             certain.append(candidate)
         elif upn_agrees:
@@ -294,10 +382,10 @@ def _upn_reasons(names_usable: bool, names_agree: bool, same_dob: bool) -> list[
 
 def _likely_reasons(first: str, last: str, sought: Sought, candidate: _Candidate) -> list[str]:
     """Why a child with the same date of birth but different legal names may be the same child."""
-    cand_first, cand_last = name_key(candidate.legal_first_name), name_key(candidate.legal_last_name)
+    cand_first, cand_last = candidate.first_key, candidate.last_key
     reasons = []
     firsts = {first, name_key(sought.preferred_first_name)} - {""}
-    cand_firsts = {cand_first, name_key(candidate.preferred_first_name)} - {""}
+    cand_firsts = {cand_first, candidate.preferred_key} - {""}
     first_agrees = bool(firsts & cand_firsts)
     if first_agrees and last == cand_last:
         reasons.append("same surname; the first name matches a preferred name")

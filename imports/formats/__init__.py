@@ -105,10 +105,14 @@ class ImportContext:
     as_of: datetime
     cache: dict[str, Any] = field(default_factory=dict)
     file_name: str = ""
+    _today: tuple[datetime, date] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def today(self) -> date:
-        return timezone.localdate(self.as_of)
+        """The day of ``as_of`` in the service's time zone (worked out again when ``as_of`` changes)."""
+        if self._today is None or self._today[0] is not self.as_of:
+            self._today = (self.as_of, timezone.localdate(self.as_of))
+        return self._today[1]
 
 
 class Format(Protocol):

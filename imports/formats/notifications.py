@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 
 from ehe_register.forms.fields import NO, YES
 from ehe_register.forms.portal import NotificationForm
+from ehe_register.forms_rendering import GovukDateField
 from ehe_register.models import (
     SCHOOL_YEAR_GROUPS,
     LocalAuthority,
@@ -37,7 +38,7 @@ from ehe_register.models import (
     SocialCareStatus,
 )
 from ehe_register.models.reference import reason_code_choices
-from ehe_register.services.matching import Sought, children_match, name_key
+from ehe_register.services.matching import Sought, children_match, name_key, name_key_may_be
 from imports.formats import Column, ImportContext, Outcome, RowError, register
 from imports.formats.tabular import read_table
 from workflows.services.bulk_notifications import notifications_record_many
@@ -173,29 +174,61 @@ class NotificationRowForm(NotificationForm):
     rules, with what a form reads from the database (the school, the LA, the reasons) given once
     per file instead of queried per row. Build the shared fields with :meth:`fields_for`."""
 
-    def __init__(self, data: Any, *, school: School, fields: dict[str, forms.Field], today: datetime.date) -> None:
+    def __init__(
+        self,
+        data: Any,
+        *,
+        school: School,
+        fields: dict[str, forms.Field],
+        today: datetime.date,
+        cleaned: dict[tuple[str, Any], Any] | None = None,
+    ) -> None:
         # Every row shares one set of fields, built once (``fields_for``): a deep copy of ~60
         # fields per row would cost more than the checks. No field is changed while validating.
         self.base_fields = {}  # type: ignore[misc]
-        forms.Form.__init__(self, data)
+        # No label suffix: a row form is never shown, and the default one is translated per form.
+        forms.Form.__init__(self, data, label_suffix="")
         self.fields = fields
         self.today = today
         self._schools = [school]
+        self._cleaned_before = cleaned
 
     def _clean_fields(self) -> None:
         """Django's ``Form._clean_fields`` without building a BoundField per field: the same
         widget read, ``Field.clean`` and ``clean_<name>`` hooks, in the same order. (A row form
-        has no prefix, no disabled field and no file field, where the BoundField would differ.)"""
+        has no prefix, no disabled field and no file field, where the BoundField would differ.)
+
+        With ``cleaned`` (one dict for the rows of a file), a value a field has cleaned before
+        without error is taken from it instead of cleaned again, for the fields whose cleaning
+        depends on nothing but the value (``_REUSABLE``: lists, yes/no, dates) and for a blank
+        value of any field; an error is always worked out again. The ``clean_<name>`` hooks,
+        which may depend on the rest of the row or the day, always run."""
         data, files, cleaned = self.data, self.files, self.cleaned_data
         hooks = _hooks(type(self), tuple(self.fields))
+        before = self._cleaned_before
         for name, field in self.fields.items():
+            value = field.widget.value_from_datadict(data, files, name)
             try:
-                cleaned[name] = field.clean(field.widget.value_from_datadict(data, files, name))
+                if before is None:
+                    cleaned[name] = field.clean(value)
+                else:
+                    key = (name, tuple(value) if isinstance(value, list) else value)
+                    if key in before:
+                        cleaned[name] = before[key]
+                    else:
+                        cleaned[name] = field.clean(value)
+                        reusable = isinstance(field, _REUSABLE) and not isinstance(field, _NOT_REUSABLE)
+                        if (reusable or not value) and len(before) < _CLEANED_KEPT:
+                            before[key] = cleaned[name]
                 hook = hooks[name]
                 if hook is not None:
                     cleaned[name] = hook(self)
             except ValidationError as error:
                 self.add_error(name, error)
+
+    def _submitted(self, name: str) -> Any:
+        """As the form's BoundField reads it (a row form has no prefix), without building one."""
+        return self.fields[name].widget.value_from_datadict(self.data, self.files, name)
 
     @property
     def parent_2_entered(self) -> bool:
@@ -216,6 +249,14 @@ class NotificationRowForm(NotificationForm):
         fields["reason_code"].choices = [("", "Choose a reason"), *reason_code_choices()]  # type: ignore[attr-defined]
         assert not any(f.disabled or isinstance(f, forms.FileField) for f in fields.values())  # see _clean_fields
         return fields
+
+
+# The fields whose cleaned value depends on nothing but the value submitted, and is immutable
+# (``NotificationRowForm._clean_fields`` reuses it for the same value in a later row). Text fields
+# are not among them: their values are mostly each row's own, and only a blank one is reused.
+_REUSABLE = (forms.ChoiceField, forms.BooleanField, GovukDateField)
+_NOT_REUSABLE = (forms.ModelChoiceField, forms.MultipleChoiceField)  # a record read, a list
+_CLEANED_KEPT = 50_000  # values kept per file at most (a file of dates all different stays bounded)
 
 
 @functools.cache
@@ -253,6 +294,7 @@ class NotificationsFormat:
             cache["fields"] = NotificationRowForm.fields_for(context.local_authority)
             cache["schools"] = {}
             cache["seen"] = {}
+            cache["cleaned"] = {}
         urn = row.get("school_urn", "").strip()
         school = _school(cache["schools"], urn)
         errors: list[RowError] = []
@@ -264,7 +306,9 @@ class NotificationsFormat:
         errors += [RowError(row_number, column, message) for column, message in date_errors]
         if school is None:
             return errors
-        form = NotificationRowForm(data, school=school, fields=cache["fields"], today=context.today)
+        form = NotificationRowForm(
+            data, school=school, fields=cache["fields"], today=context.today, cleaned=cache["cleaned"]
+        )
         valid = form.is_valid()
         for name, messages in form.errors.items():
             column = "" if name == "__all__" else name
@@ -346,13 +390,30 @@ def _school(cache: dict[str, School | None], urn: str) -> School | None:
     return cache[urn]
 
 
+_YES_NO = {"yes": YES, "y": YES, "no": NO, "n": NO}
+# How each column becomes the form's data (``_form_data``), looked up once per cell.
+_DATE, _YES_NO_KIND, _GROUND, _CHOICE, _TEXT, _SKIP = range(6)
+_COLUMN_KIND = {
+    **{column.name: _TEXT for column in COLUMNS},
+    **dict.fromkeys(DATE_COLUMNS, _DATE),
+    **dict.fromkeys(YES_NO_COLUMNS, _YES_NO_KIND),
+    "ground_confirmed": _GROUND,
+    **dict.fromkeys(CHOICE_COLUMNS, _CHOICE),
+    "school_urn": _SKIP,
+}
+_DATE_KEYS = {column: (f"{column}_day", f"{column}_month", f"{column}_year") for column in DATE_COLUMNS}
+
+
 def _form_data(row: dict[str, Any]) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """The row as the form's POST data would be; with any date that cannot be read."""
     data: dict[str, str] = {}
     errors = []
     for column, value in row.items():
         text = str(value or "").strip()
-        if column in DATE_COLUMNS:
+        kind = _COLUMN_KIND.get(column, _TEXT)
+        if kind == _TEXT:
+            data[column] = text
+        elif kind == _DATE:
             if not text:
                 continue
             parts = _date_parts(text)
@@ -360,16 +421,15 @@ def _form_data(row: dict[str, Any]) -> tuple[dict[str, str], list[tuple[str, str
                 label = NotificationForm.base_fields[column].label or column
                 errors.append((column, DATE_MESSAGE.format(label=label)))
                 continue
-            data[f"{column}_day"], data[f"{column}_month"], data[f"{column}_year"] = parts
-        elif column in YES_NO_COLUMNS:
-            data[column] = {"yes": YES, "y": YES, "no": NO, "n": NO}.get(text.lower(), text)
-        elif column == "ground_confirmed":
+            day, month, year = _DATE_KEYS[column]
+            data[day], data[month], data[year] = parts
+        elif kind == _YES_NO_KIND:
+            data[column] = _YES_NO.get(text.lower(), text)
+        elif kind == _GROUND:
             if text.lower() in ("yes", "y"):
                 data[column] = "on"
-        elif column in CHOICE_COLUMNS:
-            data[column] = _choice_code(CHOICE_COLUMNS[column], text)
-        elif column != "school_urn":
-            data[column] = text
+        elif kind == _CHOICE:
+            data[column] = _choice_codes(column).get(text.casefold(), text)
     for n in (1, 2):
         same = f"parent_{n}_same_address"
         if not data.get(same) and any(data.get(f"parent_{n}_{name}") for name in ("first_name", "last_name")):
@@ -387,12 +447,15 @@ def _date_parts(text: str) -> tuple[str, str, str] | None:
     return None
 
 
-def _choice_code(choices: Sequence[tuple[str, str]], text: str) -> str:
-    folded = text.casefold()
-    for code, label in choices:
-        if folded in (code.casefold(), label.casefold()):
-            return code
-    return text
+@functools.cache
+def _choice_codes(column: str) -> dict[str, str]:
+    """The column's choices: each one's code by its code and by its wording, case-folded (the
+    first choice that has it). A value that is neither is given to the form as it is."""
+    codes: dict[str, str] = {}
+    for code, label in CHOICE_COLUMNS[column]:
+        codes.setdefault(code.casefold(), code)
+        codes.setdefault(str(label).casefold(), code)
+    return codes
 
 
 def _sought(record: IntakeRecord) -> Sought:
@@ -418,12 +481,16 @@ def _already_recorded(records: Sequence[IntakeRecord], la: LocalAuthority) -> se
     dates = sorted({r.child.date_of_birth for r in records if r.child is not None})
     schools = sorted({r.opened_by_school.pk for r in records if r.opened_by_school is not None})
     notices = sorted({r.notice.notice_received_on for r in records if r.notice is not None})
+    firsts = {name_key(r.child.legal_first_name) for r in records if r.child is not None}
+    lasts = {name_key(r.child.legal_last_name) for r in records if r.child is not None}
     held = set()
     for school_id, first, last, born, notice_on in OffRollNotification.objects.filter(
+        name_key_may_be("legal_first_name", firsts),  # most names left in the database, not keyed here
+        name_key_may_be("legal_last_name", lasts),
         residence_la=la,
-        date_of_birth__in=dates,
-        school_id__in=schools,
-        notice_received_on__in=notices,
+        date_of_birth__any=dates,  # a chunk's thousand dates as one array parameter
+        school_id__any=schools,
+        notice_received_on__any=notices,
         episode__state__in=ACTIVE_STATES,
     ).values_list("school_id", "legal_first_name", "legal_last_name", "date_of_birth", "notice_received_on"):
         held.add((school_id, name_key(first), name_key(last), born, notice_on))

@@ -27,6 +27,8 @@ from imports.formats import BadFile
 
 FORMULA_START = ("=", "@", "\t", "\r")
 _SIGN_THEN_SAFE = set("0123456789 (")
+# The first characters of a cell that may be a formula: any other cell is not one.
+_FORMULA_FIRST = frozenset({*FORMULA_START, "+", "-"})
 
 
 def is_formula(text: str) -> bool:
@@ -69,7 +71,7 @@ def _body(rows: Iterator[tuple[int, list[str]]], headings: list[str]) -> Iterato
             continue
         any_row = True
         for index, cell in enumerate(cells):
-            if is_formula(cell):
+            if cell[:1] in _FORMULA_FIRST and is_formula(cell):
                 column = headings[index] if index < len(headings) else f"column {index + 1}"
                 raise BadFile(
                     f"Row {number}, {column}: the cell starts with '{cell[:1]}' and a spreadsheet would run it "

@@ -7,11 +7,13 @@ the LA holds), no safeguarding trigger, and nothing in common with another recor
 (a UPN, a parent's phone, email or home, or a date of birth with names that matching would join or
 flag, ``sought_children_related``) that could make one record's outcome depend on the other. Those
 children, addresses, parents, episodes, risk checks (the same ``risk_check`` TransitionLog rows)
-and notifications are written in a few statements, and the rules are evaluated for their cases by
-one sweep (``sweep_run`` over their ids), as ``episode_rules_evaluate`` does for one. Every other
-record (a child already on the register, a likely match, a concern, social care involvement, a
-sibling in the same file) goes through ``notification_record`` itself, in order, after the
-set-wise part. The split only decides how a record is written, never what is written:
+and notifications are written in a few statements, with their history (pghistory's event rows,
+written set-wise in place of the row triggers, ``_history_set_wise``), and the rules are evaluated
+for their cases by one sweep (``sweep_run`` over their ids), as ``episode_rules_evaluate`` does
+for one. Foreign keys are checked as each statement ends (``SET CONSTRAINTS ALL IMMEDIATE``).
+Every other record (a child already on the register, a likely match, a concern, social care
+involvement, a sibling in the same file) goes through ``notification_record`` itself, in order,
+after the set-wise part. The split only decides how a record is written, never what is written:
 ``tests/workflows/test_bulk_notifications.py`` compares the two paths on the same records.
 """
 
@@ -19,12 +21,14 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
+import pgtrigger
 from django.db import connection, transaction
 from django.db.models import F, Func, Model, Q, Value
 from django.db.models.functions import Upper
@@ -79,6 +83,11 @@ def notifications_record_many(*, records: Sequence[IntakeRecord], as_of: datetim
             raise ValueError("Only a school's notifications are recorded here")
     la = LocalAuthority.objects.get(pk=la_ids.pop())
     with transaction.atomic():
+        # Foreign keys checked as each statement ends, not queued to the commit: every history
+        # trigger and rule below opens a subtransaction, and each one's cost grew with the checks
+        # queued so far (a chunk of 1,000 records queues tens of thousands).
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         if la.uses_service:
             # The identity locks every intake takes, all at once and in order (no deadlock with a
             # form submitted meanwhile): the matching below is then exact until this commits.
@@ -162,7 +171,7 @@ def _needing_no_judgement(la: LocalAuthority, records: Sequence[IntakeRecord]) -
     held_upns: set[str] = set()
     if upns:
         for upn, former in Child.objects.filter(
-            Q(upn__in=upns) | Q(former_upns__has_any_keys=upns), local_authority_id=la.pk
+            Q(upn__any=upns) | Q(former_upns__has_any_keys=upns), local_authority_id=la.pk
         ).values_list("upn", "former_upns"):
             held_upns |= {upn, *(former or [])}
     known_people = _people_sharing_contacts(la, records)
@@ -223,9 +232,12 @@ def _people_sharing_contacts(la: LocalAuthority, records: Sequence[IntakeRecord]
     )
     # One query per kind of contact, each on its own expression index (person_la_phone,
     # person_la_other_phone, person_la_email): an OR of the three reads every person of the LA.
+    # Each list is one array parameter (``__any``): a chunk of an import gives thousands.
     people: set[tuple[str, str, str, str, str]] = set()
-    for wanted in (Q(_phone__in=sorted(phones)), Q(_other__in=sorted(phones)), Q(_email__in=sorted(emails))):
-        people.update(in_la.filter(wanted).values_list("first_name", "last_name", "_phone", "_other", "_email"))
+    for kind, values in (("_phone", phones), ("_other", phones), ("_email", emails)):
+        if values:
+            wanted = in_la.filter(**{f"{kind}__any": sorted(values)})
+            people.update(wanted.values_list("first_name", "last_name", "_phone", "_other", "_email"))
     known: dict[str, set[tuple[str, str]]] = {}
     for first, last, phone, other, email in people:
         key = (name_key(first), name_key(last))
@@ -248,7 +260,7 @@ def _homes_on_register(la: LocalAuthority, records: Sequence[IntakeRecord]) -> s
     postcodes = sorted({postcode for postcode, _ in homes})
     found = set()
     for postcode, line in Address.objects.filter(
-        local_authority_id=la.pk, kind=AddressKind.CURRENT, postcode__in=postcodes
+        local_authority_id=la.pk, kind=AddressKind.CURRENT, postcode__any=postcodes
     ).values_list("postcode", "line_1"):
         found.add((postcode.upper(), _line_key(line)))
     return found & homes
@@ -260,15 +272,26 @@ def _homes_on_register(la: LocalAuthority, records: Sequence[IntakeRecord]) -> s
 def _write_set_wise(la: LocalAuthority, records: list[IntakeRecord], as_of: datetime) -> list[int]:
     """New children with their homes and parents, their episodes through the risk check, and the
     notifications, for records that need no judgement; the notifications' ids. Call inside the
-    transaction. One INSERT per table (``_insert``): the rows as the ORM would write them, every
-    row trigger (the history) firing as for the ORM's."""
+    transaction. One INSERT per table (``_insert``): the rows as the ORM would write them, and
+    their history as the ORM's would be recorded."""
     if not records:
         return []
-    records = [replace(r, source_detail=r.source_detail or str(r.opened_by_school)) for r in records]
     today = timezone.localdate(as_of)
+    # A record's origin, else its school's name (the same few schools for a whole file); the day
+    # received, else today (``IntakeRecord.received``).
+    school_names: dict[int | None, str] = {}
+    for r in records:
+        school = r.opened_by_school
+        if school is not None and school.pk not in school_names:
+            school_names[school.pk] = str(school)
+    origins = [
+        r.source_detail or school_names.get(r.opened_by_school.pk if r.opened_by_school else None, "None")
+        for r in records
+    ]
+    received = [r.received_on or today for r in records]
     details = [r.child for r in records]
     assert all(d is not None for d in details)
-    child_ids = _insert(Child, [_new_child(la, r, as_of) for r in records])
+    child_ids = _insert(Child, [_new_child(la, r, on) for r, on in zip(records, received, strict=True)])
     _insert(
         Address,
         [
@@ -307,16 +330,16 @@ def _write_set_wise(la: LocalAuthority, records: list[IntakeRecord], as_of: date
                 "local_authority_id": la.pk,
                 "child_id": child_id,
                 "source": Source.SCHOOL,
-                "source_detail": r.source_detail,
+                "source_detail": origin,
                 "opened_by_school_id": r.opened_by_school.pk if r.opened_by_school is not None else None,
-                "received_on": r.received(as_of),
+                "received_on": on,
                 "opened_at": as_of,
                 "concern_at_intake": False,
                 "special_school_placed_by_la": r.special_school_placed_by_la,
                 "attendance_order_in_force": r.attendance_order_in_force,
                 "reason_code": r.reason_code,
             }
-            for child_id, r in zip(child_ids, records, strict=True)
+            for child_id, r, origin, on in zip(child_ids, records, origins, received, strict=True)
         ],
     )
     _risk_check_set_wise(episode_ids, records, as_of)
@@ -376,8 +399,9 @@ def _insert(model: type[Model], rows: list[dict[str, Any]]) -> list[int]:
 
     The ids are taken from the table's sequence first (so no RETURNING order is relied on), and the
     rows are sent as one JSON document read by ``jsonb_to_recordset``: a few hundred thousand values
-    cost one string to send, where the ORM's insert adapts every value in Python. Row triggers (the
-    history, ``pghistory``) fire for each row exactly as for the ORM's insert."""
+    cost one string to send, where the ORM's insert adapts every value in Python. A tracked model's
+    history (``pghistory``) is written by :func:`_history_set_wise`: the same rows its trigger writes,
+    in one statement."""
     if not rows:
         return []
     meta = model._meta
@@ -386,9 +410,9 @@ def _insert(model: type[Model], rows: list[dict[str, Any]]) -> list[int]:
     defaults: dict[str, Any] = {}
     for f in fields:
         assert f.attname == f.column  # rows are keyed by column
-        defaults[f.column] = (
-            now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
-        )
+        default = now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+        # Written as the encoder writes it, once, rather than by the encoder for every row.
+        defaults[f.column] = default.isoformat() if isinstance(default, date | datetime) else default
     unknown = set().union(*rows) - set(defaults)
     if unknown:
         raise ValueError(f"{meta.db_table} has no column {', '.join(sorted(unknown))}")
@@ -405,15 +429,66 @@ def _insert(model: type[Model], rows: list[dict[str, Any]]) -> list[int]:
         document = json.dumps(
             [{**defaults, **row, "_id": pk_value} for pk_value, row in zip(ids, rows, strict=True)], cls=_Encoder
         )
-        cursor.execute(
-            f"INSERT INTO {table} ({pk}, {columns}) "  # noqa: S608 - names from the model, values as one parameter
-            f"SELECT _id, {columns} FROM jsonb_to_recordset(%s::jsonb) AS r(_id bigint, {types}) ORDER BY _id",
-            [document],
-        )
+        with _history_set_wise(model, "insert") as recorded:
+            cursor.execute(
+                f"INSERT INTO {table} ({pk}, {columns}) "  # noqa: S608 - names from the model, values as one parameter
+                f"SELECT _id, {columns} FROM jsonb_to_recordset(%s::jsonb) AS r(_id bigint, {types}) ORDER BY _id",
+                [document],
+            )
+            recorded.extend(ids)
     return ids
 
 
-def _new_child(la: LocalAuthority, record: IntakeRecord, as_of: datetime) -> dict[str, Any]:
+@contextmanager
+def _history_set_wise(model: type[Model], operation: str) -> Iterator[list[int]]:
+    """Within this block, the model's ``pghistory`` trigger for ``operation`` ("insert" or
+    "update") is skipped (``pgtrigger.ignore``); after it, the rows whose ids the block put in the
+    list it was given (the rows it wrote) are recorded as that trigger records them: every tracked
+    column as it now stands, the label, the object's id, the time (``NOW()``, the transaction's)
+    and the context (``_pgh_attach_context()``, once), in id order.
+
+    The trigger runs a subtransaction for every row it records (its context look-up), which made
+    the history most of an import's cost; written here, the history of a chunk is one statement.
+    A model without history just runs the block. Only this module's own statements may run in the
+    block: ``pgtrigger.ignore`` puts a statement of its own before each (so positional parameters
+    only)."""
+    ids: list[int] = []
+    event = _event_model(model)
+    if event is None:
+        yield ids
+        return
+    with pgtrigger.ignore(f"{model._meta.label}:{operation}_{operation}"):
+        yield ids
+    if not ids:
+        return
+    quote = connection.ops.quote_name
+    tracked = [f.column for f in event._meta.concrete_fields if not f.name.startswith("pgh_")]
+    columns = ", ".join(quote(c) for c in tracked)
+    values = ", ".join(f"t.{quote(c)}" for c in tracked)
+    with connection.cursor() as cursor:
+        table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+        cursor.execute(
+            # The context is attached once, as each row's trigger would attach the same one.
+            "WITH context AS MATERIALIZED (SELECT _pgh_attach_context() AS id) "  # noqa: S608 - names from the models
+            f"INSERT INTO {quote(event._meta.db_table)} "
+            f"({columns}, pgh_context_id, pgh_created_at, pgh_label, pgh_obj_id) "
+            f"SELECT {values}, context.id, NOW(), %s, t.{pk} FROM {table} t CROSS JOIN context "
+            f"WHERE t.{pk} = ANY(%s) ORDER BY t.{pk}",
+            [operation, list(ids)],
+        )
+
+
+def _event_model(model: type[Model]) -> type[Model] | None:
+    """The model's ``pghistory`` event model (its one tracker of inserts and updates), if it has one."""
+    events = getattr(model, "pgh_event_models", None)
+    if not events:
+        return None
+    (event,) = set(events.values())
+    return cast(type[Model], event)
+
+
+def _new_child(la: LocalAuthority, record: IntakeRecord, on: date) -> dict[str, Any]:
+    """The child's row; ``on`` is the day the record was received."""
     details = record.child
     assert details is not None
     child: dict[str, Any] = {
@@ -431,7 +506,6 @@ def _new_child(la: LocalAuthority, record: IntakeRecord, as_of: datetime) -> dic
         "social_worker_email": details.social_worker_email,
     }
     if details.school_year_group:  # as child_school_year_group_record keeps it
-        on = record.received(as_of)
         child["school_year_group"] = details.school_year_group
         child["school_year_group_on"] = on
         child["derived_year_group"] = year_group(details.date_of_birth, on)
@@ -488,22 +562,25 @@ def _risk_check_set_wise(episode_ids: list[int], records: list[IntakeRecord], as
             # The clock of the new state, written with it: one write of each row.
             dues = next_action_due_after(episode_ids=chosen, as_of=as_of, state=state, transition="risk_check")
             rows = json.dumps([{"id": pk, "due": due.isoformat() if due else None} for pk, (_, due) in dues.items()])
-            cursor.execute(
-                """
-                WITH moved AS (
-                    UPDATE workflows_episode e
-                    SET state = %s, version = e.version + 1, last_changed_at = %s, last_changed_by_id = NULL,
-                        next_action_due = d.due
-                    FROM jsonb_to_recordset(%s::jsonb) AS d(id bigint, due date)
-                    WHERE e.id = d.id AND e.state = %s
-                    RETURNING e.id
+            with _history_set_wise(Episode, "update") as recorded:
+                cursor.execute(
+                    """
+                    WITH moved AS (
+                        UPDATE workflows_episode e
+                        SET state = %s, version = e.version + 1, last_changed_at = %s, last_changed_by_id = NULL,
+                            next_action_due = d.due
+                        FROM jsonb_to_recordset(%s::jsonb) AS d(id bigint, due date)
+                        WHERE e.id = d.id AND e.state = %s
+                        RETURNING e.id
+                    )
+                    INSERT INTO workflows_transitionlog
+                        (episode_id, from_state, to_state, transition, actor_id, actor_name, reason, payload, at)
+                    SELECT id, %s, %s, 'risk_check', NULL, %s, '', %s::jsonb, %s FROM moved ORDER BY id
+                    RETURNING episode_id
+                    """,
+                    [state, as_of, rows, State.NOTIFIED, State.NOTIFIED, state, SYSTEM.display_name, payload, as_of],
                 )
-                INSERT INTO workflows_transitionlog
-                    (episode_id, from_state, to_state, transition, actor_id, actor_name, reason, payload, at)
-                SELECT id, %s, %s, 'risk_check', NULL, %s, '', %s::jsonb, %s FROM moved ORDER BY id
-                """,
-                [state, as_of, rows, State.NOTIFIED, State.NOTIFIED, state, SYSTEM.display_name, payload, as_of],
-            )
+                recorded.extend(row[0] for row in cursor.fetchall())
 
 
 def _next_references(la: LocalAuthority, n: int) -> list[str]:
