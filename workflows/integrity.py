@@ -115,15 +115,6 @@ class IntegrityReport:
             groups.append((invariant, listed, count, count - len(listed)))
         return groups
 
-    def for_local_authority(self, la_id: int) -> IntegrityReport:
-        return IntegrityReport(
-            as_of=self.as_of,
-            problems={
-                invariant: [p for p in found if p.local_authority_id == la_id]
-                for invariant, found in self.problems.items()
-            },
-        )
-
 
 def _reference(pk: int, dfe_code: str) -> str:
     return Episode(pk=pk, local_authority=LocalAuthority(dfe_code=dfe_code)).reference

@@ -227,7 +227,7 @@ class Episode(models.Model):
             ),
             # The dashboard's service levels: an LA's cases received in a window of dates.
             models.Index(fields=["local_authority", "received_on"], name="episode_la_received"),
-            # The queues' school filter: the schools that opened an LA's cases (an index-only scan).
+            # The queues' school filter: an LA's cases opened by the schools whose name or URN matched.
             models.Index(fields=["local_authority", "opened_by_school"], name="episode_la_school"),
             # The integrity check's cases with no next action and cases whose state and dates
             # disagree (``workflows.integrity``): both empty while all is well, so the dashboard
